@@ -1,0 +1,59 @@
+"""FastAPI dependencies, as Annotated aliases. The only module that uses Depends."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from fairshare.bootstrap import Services
+from fairshare.errors import Unauthenticated
+from fairshare.identity import services as identity
+from fairshare.identity.model import ROLE_PURPOSES, Actor, Purpose, parse_purpose
+from fairshare.identity.services import User
+
+bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_user(services: ServicesDep, token: Annotated[str | None, Depends(bearer)]) -> User:
+    if not token:
+        raise Unauthenticated("log in first: send `Authorization: Bearer <token>` "
+                              "(POST /api/v1/auth/token gives one)")
+    return identity.resolve_token(services.uow(), token)
+
+
+CurrentUser = Annotated[User, Depends(get_user)]
+
+
+def get_actor(
+    user: CurrentUser,
+    purpose_header: Annotated[str | None, Header(alias="X-Fairshare-Purpose")] = None,
+    purpose_query: Annotated[str | None, Query(alias="purpose",
+                                               description="Why you need this data")] = None,
+) -> Actor:
+    """The user acting for a declared purpose. A role with one purpose needs not name it.
+
+    The purpose is checked against the role by each service, which logs a refusal.
+    """
+    raw = purpose_header or purpose_query
+    if raw:
+        purpose = parse_purpose(raw)
+    else:
+        own = ROLE_PURPOSES[user.role]
+        if len(own) != 1:
+            parse_purpose(None)  # raises: this role must say why
+        purpose = next(iter(own))
+    return Actor(user.username, user.role, purpose, person_id=user.person_id, user_id=user.id)
+
+
+CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+__all__ = ["CurrentActor", "CurrentUser", "Purpose", "ServicesDep"]

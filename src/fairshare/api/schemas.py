@@ -1,0 +1,209 @@
+"""Request and response bodies, named by purpose (PersonCreate, PersonPublic, ...)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Values a catalogue field can take on the wire; the catalogue parses them further.
+FieldValue = str | int | float | bool | None
+FieldValues = dict[str, FieldValue]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class UserCreate(Strict):
+    username: str = Field(max_length=80)
+    password: str = Field(min_length=12, max_length=200)
+    role: str = Field(max_length=40)
+    display_name: str = Field("", max_length=120)
+    person_id: str | None = Field(None, max_length=36)
+
+
+class UserPublic(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    role: str
+    person_id: str | None
+
+
+class FieldCreate(Strict):
+    name: str = Field(max_length=63)
+    label: str = Field(max_length=300)
+    type: str = Field(max_length=20)
+    entity: str = Field("person", max_length=20)
+    purpose: str = Field(max_length=300)
+    sensitivity: str = Field("personal", max_length=20)
+    description: str = Field("", max_length=1000)
+    programmes: list[str] = Field(default_factory=list, max_length=200)
+    choices: list[str] = Field(default_factory=list, max_length=100)
+    required: bool = False
+    max_length: int = Field(200, ge=1, le=2000)
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    scale: int = Field(2, ge=0, le=6)
+
+
+class FieldPublic(BaseModel):
+    name: str
+    label: str
+    type: str
+    entity: str
+    purpose: str
+    sensitivity: str
+    description: str
+    programmes: list[str]
+    choices: list[str]
+    required: bool
+    core: bool
+
+
+class PersonCreate(Strict):
+    fields: FieldValues = Field(max_length=200, description="Catalogue field name → value")
+    health_consent: bool = Field(False, description="The person consents to health data")
+    consent_method: str = Field("recorded at registration", max_length=80)
+    record_ref: str | None = Field(None, max_length=64)
+
+
+class HouseholdCreate(Strict):
+    fields: FieldValues = Field(max_length=200)
+    members: list[PersonCreate] = Field(min_length=1, max_length=50)
+    household_ref: str | None = Field(None, max_length=64)
+
+
+class PersonUpdate(Strict):
+    fields: FieldValues = Field(min_length=1, max_length=200)
+    reason: str = Field(max_length=500)
+    expected_version: int | None = None
+
+
+class HouseholdUpdate(Strict):
+    fields: FieldValues = Field(min_length=1, max_length=200)
+    reason: str = Field(max_length=500)
+
+
+class PersonPublic(BaseModel):
+    id: str
+    household_id: str
+    record_ref: str | None
+    version: int
+    fields: dict[str, Any]
+    health: dict[str, Any] = Field(description="Present only for purposes that need it")
+
+
+class PersonSummaryPublic(BaseModel):
+    id: str
+    household_id: str
+    given_names: str
+    family_names: str
+    date_of_birth: date
+    region: str
+
+
+class PeoplePublic(BaseModel):
+    data: list[PersonSummaryPublic]
+    count: int
+
+
+class HouseholdPublic(BaseModel):
+    id: str
+    household_ref: str | None
+    version: int
+    fields: dict[str, Any]
+    members: list[PersonPublic]
+
+
+class ConsentCreate(Strict):
+    method: str = Field(max_length=80)
+    scope: str = Field("health", max_length=40)
+
+
+class ConsentWithdrawn(BaseModel):
+    erased_fields: int
+
+
+class CorrectionCreate(Strict):
+    field: str = Field(max_length=63)
+    value: FieldValue
+    reason: str = Field(max_length=500)
+
+
+class CorrectionDecision(Strict):
+    apply: bool
+    reason: str = Field(max_length=500)
+
+
+class CorrectionPublic(BaseModel):
+    id: str
+    person_id: str
+    field: str
+    requested_value: Any
+    reason: str
+    status: str
+    requested_by: str
+    requested_at: str
+    decided_by: str | None
+    decision_reason: str | None
+
+
+class HistoryEntryPublic(BaseModel):
+    field: str
+    old: Any
+    new: Any
+    changed_at: str
+    actor: str
+    role: str
+    reason: str
+    correction_id: str | None
+
+
+class AccessReportLinePublic(BaseModel):
+    at: str
+    actor: str
+    role: str
+    purpose: str
+    action: str
+    fields: list[str]
+    outcome: str
+
+
+class AccessEntryPublic(AccessReportLinePublic):
+    sequence: int
+    subject_type: str
+    subject_id: str
+    hash: str
+
+
+class VerificationPublic(BaseModel):
+    ok: bool
+    entries_checked: int
+    first_bad_sequence: int | None
+    problem: str
+    message: str
+
+
+class RowErrorPublic(BaseModel):
+    row: int
+    field: str
+    reason: str
+
+
+class ImportReportPublic(BaseModel):
+    rows: int
+    people: int
+    households: int
+    rejected_rows: int
+    dry_run: bool
+    errors: list[RowErrorPublic]

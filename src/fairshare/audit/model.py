@@ -1,0 +1,185 @@
+"""The access log as a hash chain: plain functions that build and check entries.
+
+Each entry's hash covers its own content and the previous entry's hash, so changing,
+removing or reordering any entry breaks every hash after it. The chain head (last sequence
+number and hash) is stored separately, which also catches entries cut off the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+GENESIS_HASH = "0" * 64
+
+
+class Tag(StrEnum):
+    """Every kind of access, as area:subject:action."""
+
+    CATALOGUE_FIELD_CREATE = "catalogue:field:create"
+    REGISTRY_PERSON_CREATE = "registry:person:create"
+    REGISTRY_PERSON_READ = "registry:person:read"
+    REGISTRY_PERSON_UPDATE = "registry:person:update"
+    REGISTRY_PERSON_SEARCH = "registry:person:search"
+    REGISTRY_PERSON_EXPORT = "registry:person:export"
+    REGISTRY_PERSON_HISTORY = "registry:person:history"
+    REGISTRY_HOUSEHOLD_CREATE = "registry:household:create"
+    REGISTRY_HOUSEHOLD_READ = "registry:household:read"
+    REGISTRY_HOUSEHOLD_UPDATE = "registry:household:update"
+    REGISTRY_CONSENT_GRANT = "registry:consent:grant"
+    REGISTRY_CONSENT_WITHDRAW = "registry:consent:withdraw"
+    REGISTRY_CORRECTION_REQUEST = "registry:correction:request"
+    REGISTRY_CORRECTION_DECIDE = "registry:correction:decide"
+    REGISTRY_IMPORT_CREATE = "registry:import:create"
+    AUDIT_REPORT_READ = "audit:report:read"
+    AUDIT_LOG_SEARCH = "audit:log:search"
+    IDENTITY_ACCESS_DENIED = "identity:access:denied"
+
+
+class Outcome(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    sequence: int
+    at: datetime
+    actor: str
+    role: str
+    purpose: str
+    action: str
+    subject_type: str
+    subject_id: str
+    fields: tuple[str, ...]
+    outcome: str
+    previous_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    """What one access was: everything that goes into an entry except its place in the chain."""
+
+    actor: str
+    role: str
+    purpose: str
+    action: str
+    subject_type: str
+    subject_id: str
+    fields: tuple[str, ...] = ()
+    outcome: str = Outcome.ALLOWED
+
+
+def utc_now() -> datetime:
+    """Now, to the millisecond: what every database here stores without rounding."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything stored here is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def entry_hash(
+    sequence: int,
+    at: datetime,
+    request: AccessRequest,
+    previous_hash: str,
+) -> str:
+    """SHA-256 over a canonical JSON of the entry; any change to any part changes it."""
+    body = {
+        "sequence": sequence,
+        "at": as_utc(at).isoformat(timespec="milliseconds"),
+        "actor": request.actor,
+        "role": request.role,
+        "purpose": request.purpose,
+        "action": request.action,
+        "subject_type": request.subject_type,
+        "subject_id": request.subject_id,
+        "fields": sorted(request.fields),
+        "outcome": request.outcome,
+        "previous_hash": previous_hash,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def chain(
+    requests: Iterable[AccessRequest], start_sequence: int, previous_hash: str, at: datetime
+) -> list[AccessEntry]:
+    """Link a batch of requests after the given head; returns the new entries in order."""
+    entries = []
+    sequence, head = start_sequence, previous_hash
+    for request in requests:
+        sequence += 1
+        digest = entry_hash(sequence, at, request, head)
+        entries.append(
+            AccessEntry(
+                sequence, at, request.actor, request.role, request.purpose, request.action,
+                request.subject_type, request.subject_id, tuple(sorted(request.fields)),
+                request.outcome, head, digest,
+            )
+        )
+        head = digest
+    return entries
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    ok: bool
+    entries_checked: int
+    first_bad_sequence: int | None = None
+    problem: str = ""
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"access log intact: {self.entries_checked} entries, chain verified"
+        return (
+            f"access log TAMPERED at entry {self.first_bad_sequence}: {self.problem} "
+            f"({self.entries_checked} entries checked before it)"
+        )
+
+
+def verify(
+    entries: Iterable[AccessEntry], head_sequence: int, head_hash: str
+) -> VerificationResult:
+    """Walk entries in sequence order; name the first that was changed, removed or reordered."""
+    expected_sequence, previous = 0, GENESIS_HASH
+    checked = 0
+    for entry in entries:
+        expected_sequence += 1
+        if entry.sequence != expected_sequence:
+            return VerificationResult(
+                False, checked, expected_sequence,
+                f"entry {expected_sequence} is missing or out of order "
+                f"(found {entry.sequence} in its place)",
+            )
+        if entry.previous_hash != previous:
+            return VerificationResult(
+                False, checked, entry.sequence,
+                "its link to the previous entry does not match (an entry was removed, "
+                "reordered or changed before it)",
+            )
+        request = AccessRequest(
+            entry.actor, entry.role, entry.purpose, entry.action, entry.subject_type,
+            entry.subject_id, entry.fields, entry.outcome,
+        )
+        if entry_hash(entry.sequence, entry.at, request, entry.previous_hash) != entry.hash:
+            return VerificationResult(
+                False, checked, entry.sequence, "its content no longer matches its hash"
+            )
+        previous = entry.hash
+        checked += 1
+    if checked != head_sequence or previous != head_hash:
+        return VerificationResult(
+            False, checked, checked + 1,
+            f"the chain head records {head_sequence} entries but {checked} remain "
+            "(entries were removed from the end)",
+        )
+    return VerificationResult(True, checked)

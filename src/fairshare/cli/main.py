@@ -1,0 +1,42 @@
+"""The `fairshare` command."""
+
+from __future__ import annotations
+
+import typer
+
+from fairshare.cli import audit, catalogue, db, demo, keys, registry, users
+from fairshare.settings import get_settings
+
+app = typer.Typer(
+    help="Fairshare: registry, eligibility and entitlements for social protection.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # tracebacks must never print personal data
+)
+app.add_typer(db.app, name="db")
+app.add_typer(catalogue.app, name="catalogue")
+app.add_typer(registry.app, name="registry")
+app.add_typer(audit.app, name="audit")
+app.add_typer(users.app, name="users")
+app.add_typer(keys.app, name="keys")
+app.command("demo")(demo.run)
+
+try:  # the synthetic-population commands
+    from fairshare.cli import synth
+
+    app.add_typer(synth.app, name="synth")
+except ImportError:  # pragma: no cover - only while the synth package is absent
+    pass
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> None:
+    """Run the API server (Uvicorn)."""
+    import uvicorn
+
+    get_settings()  # refuse placeholder secrets before binding a port
+    uvicorn.run("fairshare.api.app:create_app", factory=True, host=host, port=port,
+                reload=reload, proxy_headers=True)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,137 @@
+"""Engine, shared metadata and the unit of work.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on. Its transactions start
+with BEGIN IMMEDIATE so that two writers never deadlock upgrading a read lock: the access-log
+chain and (later) the ledger both read-then-write. PostgreSQL gets the same guarantees from
+row locks taken by the repositories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain postgresql:// URLs and route them to psycopg 3."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions start (savepoints need it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for a SQLite or PostgreSQL URL, creating the SQLite folder if needed."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+Bind = Engine | Connection
+
+
+class UnitOfWork:
+    """One business transaction: `with uow: ...; uow.commit()`.
+
+    Leaving the block without commit rolls everything back, so a failed operation leaves
+    no partial state. Bound to an Engine it opens its own connection; bound to a Connection
+    (tests, nested service calls) it works inside a savepoint of that connection.
+    """
+
+    def __init__(self, bind: Bind) -> None:
+        self.bind = bind
+        self._connection: Connection | None = None
+        self._transaction: Any = None
+        self._owns_connection = False
+        self._committed = False
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is used outside its `with` block")
+        return self._connection
+
+    @property
+    def dialect(self) -> str:
+        return self.connection.dialect.name
+
+    def __enter__(self) -> UnitOfWork:
+        if isinstance(self.bind, Engine):
+            self._connection = self.bind.connect()
+            self._owns_connection = True
+            self._transaction = self._connection.begin()
+        else:
+            self._connection = self.bind
+            self._owns_connection = False
+            if self.bind.in_transaction():
+                self._transaction = self.bind.begin_nested()
+            else:
+                self._transaction = self.bind.begin()
+        self._committed = False
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if not self._committed and self._transaction is not None:
+                self._transaction.rollback()
+        finally:
+            if self._owns_connection and self._connection is not None:
+                self._connection.close()
+            self._connection = None
+            self._transaction = None
+
+    def commit(self) -> None:
+        self._transaction.commit()
+        self._committed = True
+
+    def rollback(self) -> None:
+        self._transaction.rollback()
+        self._committed = True  # nothing left to roll back on exit
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -1,0 +1,66 @@
+"""Deployment settings, read once from the environment (prefix FAIRSHARE_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
+
+# Values people paste from tutorials; none of them may reach a real deployment.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "change_me", "secret", "password", "please-change", "xxx",
+     "todo", "default", DEVELOPMENT_SECRET}
+)
+
+
+def _default_var_dir() -> Path:
+    return Path.cwd() / "var"
+
+
+class InsecureSettings(ValueError):
+    """A setting is unsafe for the environment it was given for."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FAIRSHARE_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    var_dir: Path = Field(default_factory=_default_var_dir)
+    database_url: str = ""
+    key_dir: Path | None = None
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    token_lifetime_hours: int = Field(default=12, ge=1, le=24 * 90)
+    max_failed_logins: int = Field(default=5, ge=1)
+    lockout_minutes: int = Field(default=15, ge=1)
+
+    @model_validator(mode="after")
+    def _fill_paths_and_refuse_placeholders(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'fairshare.sqlite3'}"
+        if self.key_dir is None:
+            self.key_dir = self.var_dir / "keys"
+        secret = self.secret_key.get_secret_value()
+        if self.environment == "production" and (
+            secret.strip().lower() in PLACEHOLDER_SECRETS or len(secret) < 32
+        ):
+            raise InsecureSettings(
+                "FAIRSHARE_SECRET_KEY is a placeholder or shorter than 32 characters; "
+                "generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'` "
+                "before running in production"
+            )
+        return self
+
+    @property
+    def keys_path(self) -> Path:
+        assert self.key_dir is not None  # filled by the validator
+        return self.key_dir
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
