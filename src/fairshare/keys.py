@@ -68,7 +68,6 @@ class FieldCipher:
             if len(key) != 32:
                 raise KeyError_(f"{path} does not hold a 256-bit key")
             keys[path.name[len(KEY_PREFIX):-len(KEY_SUFFIX)]] = key
-        # Key ids sort by creation time, so the newest is the current one.
         return cls(keys, sorted(keys)[-1])
 
     def seal(self, plaintext: str, associated: str) -> str:
@@ -93,10 +92,11 @@ class FieldCipher:
 
 def generate_key(directory: Path) -> Path:
     """Write a new random 256-bit key readable only by its owner; returns its path."""
-    from datetime import UTC, datetime
-
     directory.mkdir(parents=True, exist_ok=True)
-    key_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + secrets.token_hex(2)
+    # Key ids are zero-padded sequence numbers, so the newest key sorts last.
+    existing = [p.name[len(KEY_PREFIX):-len(KEY_SUFFIX)]
+                for p in directory.glob(f"{KEY_PREFIX}*{KEY_SUFFIX}")]
+    key_id = f"{max((int(k) for k in existing if k.isdigit()), default=0) + 1:04d}"
     path = directory / f"{KEY_PREFIX}{key_id}{KEY_SUFFIX}"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fairshare.cli import audit, catalogue, db, demo, keys, registry, users
+from fairshare.cli import audit, catalogue, db, demo, keys, registry, synth, users
 from fairshare.settings import get_settings
 
 app = typer.Typer(
@@ -18,14 +18,8 @@ app.add_typer(registry.app, name="registry")
 app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
+app.add_typer(synth.app, name="synth")
 app.command("demo")(demo.run)
-
-try:  # the synthetic-population commands
-    from fairshare.cli import synth
-
-    app.add_typer(synth.app, name="synth")
-except ImportError:  # pragma: no cover - only while the synth package is absent
-    pass
 
 
 @app.command()

@@ -1,0 +1,49 @@
+"""Run the benchmarks and write their results under bench/results/ (JSON and a summary).
+
+`python -m bench.run` runs everything; `python -m bench.run synth import` runs some;
+`--quick` runs the small sizes only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+BENCHMARKS = ("synth", "import")
+
+
+def machine() -> dict[str, Any]:
+    import os
+
+    return {"python": sys.version.split()[0], "platform": platform.platform(),
+            "cpus": os.cpu_count()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", default=list(BENCHMARKS))
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for name in args.names:
+        module = importlib.import_module(f"bench.bench_{name.replace('-', '_')}")
+        print(f"== {name}", flush=True)
+        result = module.run(quick=args.quick)
+        result.update({"machine": machine(), "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                       "quick": args.quick})
+        path = RESULTS / f"{name}.json"
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2), flush=True)
+        print(f"-> {path}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Synthetic populations with planted duplicates, for the demo, tests and benchmarks."""
