@@ -22,8 +22,11 @@ BENCHMARKS = ("synth", "import")
 def machine() -> dict[str, Any]:
     import os
 
-    return {"python": sys.version.split()[0], "platform": platform.platform(),
-            "cpus": os.cpu_count()}
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,13 +39,48 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(f"bench.bench_{name.replace('-', '_')}")
         print(f"== {name}", flush=True)
         result = module.run(quick=args.quick)
-        result.update({"machine": machine(), "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                       "quick": args.quick})
+        result.update(
+            {
+                "machine": machine(),
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "quick": args.quick,
+            }
+        )
         path = RESULTS / f"{name}.json"
         path.write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2), flush=True)
         print(f"-> {path}", flush=True)
+    write_summary()
     return 0
+
+
+def write_summary() -> None:
+    """bench/results/README.md: one table per benchmark, from the committed JSON files."""
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (`python -m bench.run`); each JSON file holds the full run.",
+        "",
+    ]
+    for path in sorted(RESULTS.glob("*.json")):
+        data = json.loads(path.read_text())
+        lines += [
+            f"## {data.get('name', path.stem)}",
+            "",
+            f"Floor: {data.get('floor', '-')}. Run at {data.get('at', '?')}"
+            f"{' (quick)' if data.get('quick') else ''} on "
+            f"{data.get('machine', {}).get('cpus', '?')} CPUs.",
+            "",
+        ]
+        rows = data.get("results", [])
+        if rows:
+            keys = list(rows[0])
+            lines.append("| " + " | ".join(keys) + " |")
+            lines.append("|" + "---|" * len(keys))
+            for row in rows:
+                lines.append("| " + " | ".join(str(row.get(k, "")) for k in keys) + " |")
+            lines.append("")
+    (RESULTS / "README.md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -44,10 +44,11 @@ def create_postgres_database(prefix: str = "fairshare_test") -> tuple[str, Engin
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # noqa: BLE001 - any connection failure means "unavailable"
+    except Exception as error:
         admin.dispose()
-        _postgres_unavailable(f"the server at {make_url(admin_url).host} did not answer "
-                              f"({type(error).__name__})")
+        _postgres_unavailable(
+            f"the server at {make_url(admin_url).host} did not answer ({type(error).__name__})"
+        )
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     return url, admin
 
@@ -100,8 +101,12 @@ def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, key_dir: Path) -> Settings:
-    return Settings(environment="test", var_dir=tmp_path, key_dir=key_dir,
-                    database_url=f"sqlite:///{tmp_path / 'unused.sqlite3'}")
+    return Settings(
+        environment="test",
+        var_dir=tmp_path,
+        key_dir=key_dir,
+        database_url=f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+    )
 
 
 @pytest.fixture
@@ -109,8 +114,9 @@ def services(settings: Settings, connection: Connection) -> Services:
     return Services(settings, connection)
 
 
-def actor(role: Role, purpose: Purpose, person_id: str | None = None,
-          username: str | None = None) -> Actor:
+def actor(
+    role: Role, purpose: Purpose, person_id: str | None = None, username: str | None = None
+) -> Actor:
     return Actor(username or f"test-{role.value}", role, purpose, person_id=person_id)
 
 

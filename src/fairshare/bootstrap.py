@@ -22,6 +22,13 @@ class Services:
     settings: Settings
     bind: Engine | Connection
 
+    @property
+    def engine(self) -> Engine:
+        """The engine, for schema work; services built on a test connection have none."""
+        if not isinstance(self.bind, Engine):
+            raise RuntimeError("these services run on a connection, not an engine")
+        return self.bind
+
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.bind)
 
@@ -38,7 +45,8 @@ class Services:
         return Importer(self.uow(), self.cipher)
 
 
-def bootstrap(settings: Settings | None = None, bind: Engine | Connection | None = None
-              ) -> Services:
+def bootstrap(
+    settings: Settings | None = None, bind: Engine | Connection | None = None
+) -> Services:
     settings = settings or get_settings()
     return Services(settings, bind if bind is not None else make_engine(settings.database_url))

@@ -67,12 +67,14 @@ class FieldCipher:
             key = _unb64(path.read_text().strip())
             if len(key) != 32:
                 raise KeyError_(f"{path} does not hold a 256-bit key")
-            keys[path.name[len(KEY_PREFIX):-len(KEY_SUFFIX)]] = key
+            keys[path.name[len(KEY_PREFIX) : -len(KEY_SUFFIX)]] = key
         return cls(keys, sorted(keys)[-1])
 
     def seal(self, plaintext: str, associated: str) -> str:
         nonce = os.urandom(12)
-        ciphertext = self._aead[self.current].encrypt(nonce, plaintext.encode(), associated.encode())
+        ciphertext = self._aead[self.current].encrypt(
+            nonce, plaintext.encode(), associated.encode()
+        )
         return f"v1.{self.current}.{_b64(nonce)}.{_b64(ciphertext)}"
 
     def open(self, sealed: str, associated: str) -> str:
@@ -83,9 +85,11 @@ class FieldCipher:
         if version != "v1" or key_id not in self._aead:
             raise SealedValueError(f"no key {key_id!r} to open a sealed value; restore it")
         try:
-            return self._aead[key_id].decrypt(
-                _unb64(nonce), _unb64(ciphertext), associated.encode()
-            ).decode()
+            return (
+                self._aead[key_id]
+                .decrypt(_unb64(nonce), _unb64(ciphertext), associated.encode())
+                .decode()
+            )
         except InvalidTag:
             raise SealedValueError("a sealed value failed its integrity check") from None
 
@@ -94,8 +98,10 @@ def generate_key(directory: Path) -> Path:
     """Write a new random 256-bit key readable only by its owner; returns its path."""
     directory.mkdir(parents=True, exist_ok=True)
     # Key ids are zero-padded sequence numbers, so the newest key sorts last.
-    existing = [p.name[len(KEY_PREFIX):-len(KEY_SUFFIX)]
-                for p in directory.glob(f"{KEY_PREFIX}*{KEY_SUFFIX}")]
+    existing = [
+        p.name[len(KEY_PREFIX) : -len(KEY_SUFFIX)]
+        for p in directory.glob(f"{KEY_PREFIX}*{KEY_SUFFIX}")
+    ]
     key_id = f"{max((int(k) for k in existing if k.isdigit()), default=0) + 1:04d}"
     path = directory / f"{KEY_PREFIX}{key_id}{KEY_SUFFIX}"
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

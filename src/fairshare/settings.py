@@ -9,12 +9,23 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
+DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105 - refused outside development
 
 # Values people paste from tutorials; none of them may reach a real deployment.
 PLACEHOLDER_SECRETS = frozenset(
-    {"", "changeme", "change-me", "change_me", "secret", "password", "please-change", "xxx",
-     "todo", "default", DEVELOPMENT_SECRET}
+    {
+        "",
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "password",
+        "please-change",
+        "xxx",
+        "todo",
+        "default",
+        DEVELOPMENT_SECRET,
+    }
 )
 
 

@@ -37,8 +37,9 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
     schema.upgrade(engine)
     schema.downgrade(engine, "base")
     with engine.connect() as connection:
-        tables = connection.execute(text(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name='people'")).all()
+        tables = connection.execute(
+            text("SELECT name FROM sqlite_master WHERE type='table' AND name='people'")
+        ).all()
     assert tables == []
     schema.upgrade(engine)
     assert schema.differences(engine) == []

@@ -25,8 +25,9 @@ def test_sealed_value_is_bound_to_its_record(tmp_path: Path) -> None:
     with pytest.raises(SealedValueError):
         cipher.open(sealed, "p2:chronic_illness")
     with pytest.raises(SealedValueError):
-        cipher.open(sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1],
-                    "p1:chronic_illness")
+        cipher.open(
+            sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1], "p1:chronic_illness"
+        )
 
 
 def test_keys_rotate_and_old_values_still_open(tmp_path: Path) -> None:

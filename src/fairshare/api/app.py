@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request, Response
 
 from fairshare import __version__
 from fairshare.api import audit, catalogue, identity, problems, registry
+from fairshare.api.limits import BodySizeLimit
 from fairshare.bootstrap import Services, bootstrap
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -33,15 +34,14 @@ def create_app(services: Services | None = None) -> FastAPI:
     for module in (identity, catalogue, registry, audit):
         app.include_router(module.router)
 
+    app.add_middleware(
+        BodySizeLimit, default_limit=MAX_BODY_BYTES, limits={"/api/v1/imports": MAX_UPLOAD_BYTES}
+    )
+
     @app.middleware("http")
-    async def limits_and_headers(
+    async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        limit = MAX_UPLOAD_BYTES if request.url.path == "/api/v1/imports" else MAX_BODY_BYTES
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return problems.problem(413, "Request too large",
-                                    f"the request body is over {limit} bytes; send less")
         response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             # The interactive API docs load their own scripts; every other page gets the CSP.

@@ -14,11 +14,18 @@ router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue"])
 
 def _public(definition: FieldDefinition) -> FieldPublic:
     return FieldPublic(
-        name=definition.name, label=definition.label, type=definition.type.value,
-        entity=definition.entity.value, purpose=definition.purpose,
-        sensitivity=definition.sensitivity.value, description=definition.description,
-        programmes=list(definition.programmes), choices=list(definition.choices),
-        required=definition.required, core=definition.core)
+        name=definition.name,
+        label=definition.label,
+        type=definition.type.value,
+        entity=definition.entity.value,
+        purpose=definition.purpose,
+        sensitivity=definition.sensitivity.value,
+        description=definition.description,
+        programmes=list(definition.programmes),
+        choices=list(definition.choices),
+        required=definition.required,
+        core=definition.core,
+    )
 
 
 @router.get("/fields", response_model=list[FieldPublic])
@@ -27,8 +34,12 @@ def list_fields(services: ServicesDep) -> list[FieldPublic]:
     return [_public(d) for d in catalogue_services.list_fields(services.uow())]
 
 
-@router.post("/fields", response_model=FieldPublic, status_code=status.HTTP_201_CREATED,
-             responses={422: {"description": "Refused category or invalid definition"}})
+@router.post(
+    "/fields",
+    response_model=FieldPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={422: {"description": "Refused category or invalid definition"}},
+)
 def declare_field(services: ServicesDep, actor: CurrentActor, body: FieldCreate) -> FieldPublic:
     """Declare a custom field. A red-line category is refused with 422 naming the category."""
     definition = catalogue_services.definition_from_json(body.model_dump())

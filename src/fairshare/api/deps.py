@@ -25,8 +25,9 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 def get_user(services: ServicesDep, token: Annotated[str | None, Depends(bearer)]) -> User:
     if not token:
-        raise Unauthenticated("log in first: send `Authorization: Bearer <token>` "
-                              "(POST /api/v1/auth/token gives one)")
+        raise Unauthenticated(
+            "log in first: send `Authorization: Bearer <token>` (POST /api/v1/auth/token gives one)"
+        )
     return identity.resolve_token(services.uow(), token)
 
 
@@ -36,8 +37,9 @@ CurrentUser = Annotated[User, Depends(get_user)]
 def get_actor(
     user: CurrentUser,
     purpose_header: Annotated[str | None, Header(alias="X-Fairshare-Purpose")] = None,
-    purpose_query: Annotated[str | None, Query(alias="purpose",
-                                               description="Why you need this data")] = None,
+    purpose_query: Annotated[
+        str | None, Query(alias="purpose", description="Why you need this data")
+    ] = None,
 ) -> Actor:
     """The user acting for a declared purpose. A role with one purpose needs not name it.
 

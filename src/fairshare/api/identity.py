@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
+from fastapi.security.utils import get_authorization_scheme_param
 
 from fairshare.api.deps import CurrentActor, CurrentUser, ServicesDep
 from fairshare.api.schemas import TokenPublic, UserCreate, UserPublic
@@ -18,14 +19,18 @@ router = APIRouter(prefix="/api/v1", tags=["identity"])
 
 
 @router.post("/auth/token", response_model=TokenPublic)
-def log_in(services: ServicesDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
-           ) -> TokenPublic:
+def log_in(
+    services: ServicesDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> TokenPublic:
     """Exchange username and password for a bearer token. Repeated failures lock the account."""
     settings = services.settings
     user = identity.authenticate(
-        services.uow(), form.username[:80], form.password[:200],
+        services.uow(),
+        form.username[:80],
+        form.password[:200],
         max_failures=settings.max_failed_logins,
-        lockout=timedelta(minutes=settings.lockout_minutes))
+        lockout=timedelta(minutes=settings.lockout_minutes),
+    )
     lifetime = timedelta(hours=settings.token_lifetime_hours)
     token = identity.issue_token(services.uow(), user, lifetime, "api")
     return TokenPublic(access_token=token, expires_in=int(lifetime.total_seconds()))
@@ -34,21 +39,34 @@ def log_in(services: ServicesDep, form: Annotated[OAuth2PasswordRequestForm, Dep
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
 def log_out(services: ServicesDep, _user: CurrentUser, request: Request) -> None:
     """Revoke the token this request was made with."""
-    token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    # Parsed as the bearer dependency parses it (scheme case-insensitive), so the token that
+    # authenticated this request is the one revoked.
+    _scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
     identity.revoke_token(services.uow(), token)
 
 
 @router.get("/auth/me", response_model=UserPublic)
 def who_am_i(user: CurrentUser) -> UserPublic:
-    return UserPublic(id=user.id, username=user.username, display_name=user.display_name,
-                      role=user.role.value, person_id=user.person_id)
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role.value,
+        person_id=user.person_id,
+    )
 
 
 @router.post("/users", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
 def create_user(services: ServicesDep, actor: CurrentActor, body: UserCreate) -> UserPublic:
     """Create an account (administrators)."""
     authorize(services.uow(), actor, frozenset({Purpose.ADMINISTRATION}), "user", body.username)
-    user = identity.create_user(services.uow(), body.username, body.password, body.role,
-                                body.display_name, body.person_id)
-    return UserPublic(id=user.id, username=user.username, display_name=user.display_name,
-                      role=user.role.value, person_id=user.person_id)
+    user = identity.create_user(
+        services.uow(), body.username, body.password, body.role, body.display_name, body.person_id
+    )
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role.value,
+        person_id=user.person_id,
+    )

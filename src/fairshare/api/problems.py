@@ -19,8 +19,9 @@ def _slug(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
 
 
-def problem(status: int, title: str, detail: str, type_: str = "about:blank",
-            **extra: Any) -> JSONResponse:
+def problem(
+    status: int, title: str, detail: str, type_: str = "about:blank", **extra: Any
+) -> JSONResponse:
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
@@ -36,19 +37,33 @@ def install(app: FastAPI) -> None:
         category = getattr(error, "category", None)
         if category is not None:
             extra["category"] = str(category)
-        return problem(error.status, error.title, error.message,
-                       f"/problems/{_slug(type(error).__name__)}", **extra)
+        return problem(
+            error.status,
+            error.title,
+            error.message,
+            f"/problems/{_slug(type(error).__name__)}",
+            **extra,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": ".".join(str(p) for p in item["loc"] if p not in ("body", "query", "path")),
-             "reason": item["msg"]}
+            {
+                "field": ".".join(
+                    str(p) for p in item["loc"] if p not in ("body", "query", "path")
+                ),
+                "reason": item["msg"],
+            }
             for item in error.errors()
         ]
         summary = "; ".join(f"{e['field'] or 'body'}: {e['reason']}" for e in errors[:5])
-        return problem(422, "Invalid input", f"the request is not valid: {summary}",
-                       "/problems/invalid-input", errors=errors)
+        return problem(
+            422,
+            "Invalid input",
+            f"the request is not valid: {summary}",
+            "/problems/invalid-input",
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -8,13 +8,27 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from starlette.concurrency import run_in_threadpool
 
 from fairshare.api.deps import CurrentActor, ServicesDep
 from fairshare.api.schemas import (
-    AccessReportLinePublic, ConsentCreate, ConsentWithdrawn, CorrectionCreate,
-    CorrectionDecision, CorrectionPublic, HistoryEntryPublic, HouseholdCreate, HouseholdPublic,
-    HouseholdUpdate, ImportReportPublic, PeoplePublic, PersonCreate, PersonPublic,
-    PersonSummaryPublic, PersonUpdate, RowErrorPublic,
+    AccessReportLinePublic,
+    ConsentCreate,
+    ConsentWithdrawn,
+    CorrectionCreate,
+    CorrectionDecision,
+    CorrectionPublic,
+    HistoryEntryPublic,
+    HouseholdCreate,
+    HouseholdPublic,
+    HouseholdUpdate,
+    ImportReportPublic,
+    PeoplePublic,
+    PersonCreate,
+    PersonPublic,
+    PersonSummaryPublic,
+    PersonUpdate,
+    RowErrorPublic,
 )
 from fairshare.catalogue.model import CORE_FIELDS
 from fairshare.errors import InvalidInput
@@ -32,22 +46,37 @@ _JSON_TYPES = {f.name: f for f in CORE_FIELDS}
 def _json(values: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name, value in values.items():
-        out[name] = value.isoformat() if isinstance(value, date) else (
-            str(value) if value is not None and not isinstance(value, str | int | bool)
-            else value)
+        out[name] = (
+            value.isoformat()
+            if isinstance(value, date)
+            else (
+                str(value)
+                if value is not None and not isinstance(value, str | int | bool)
+                else value
+            )
+        )
     return out
 
 
 def _person(person: Person) -> PersonPublic:
-    return PersonPublic(id=person.id, household_id=person.household_id,
-                        record_ref=person.record_ref, version=person.version,
-                        fields=_json(person.values), health=_json(person.health))
+    return PersonPublic(
+        id=person.id,
+        household_id=person.household_id,
+        record_ref=person.record_ref,
+        version=person.version,
+        fields=_json(person.values),
+        health=_json(person.health),
+    )
 
 
 def _household(household: Household, members: list[Person]) -> HouseholdPublic:
-    return HouseholdPublic(id=household.id, household_ref=household.household_ref,
-                           version=household.version, fields=_json(household.values),
-                           members=[_person(m) for m in members])
+    return HouseholdPublic(
+        id=household.id,
+        household_ref=household.household_ref,
+        version=household.version,
+        fields=_json(household.values),
+        members=[_person(m) for m in members],
+    )
 
 
 def _member(body: PersonCreate) -> MemberInput:
@@ -55,39 +84,47 @@ def _member(body: PersonCreate) -> MemberInput:
 
 
 @router.post("/households", response_model=HouseholdPublic, status_code=status.HTTP_201_CREATED)
-def register_household(services: ServicesDep, actor: CurrentActor, body: HouseholdCreate
-                       ) -> HouseholdPublic:
+def register_household(
+    services: ServicesDep, actor: CurrentActor, body: HouseholdCreate
+) -> HouseholdPublic:
     """Register a household and its members in one step (all or nothing)."""
     household = services.registry.register_household(
-        actor, body.fields, [_member(m) for m in body.members], body.household_ref)
+        actor, body.fields, [_member(m) for m in body.members], body.household_ref
+    )
     return _household(household, household.members)
 
 
 @router.get("/households/{household_id}", response_model=HouseholdPublic)
-def get_household(services: ServicesDep, actor: CurrentActor, household_id: str
-                  ) -> HouseholdPublic:
+def get_household(services: ServicesDep, actor: CurrentActor, household_id: str) -> HouseholdPublic:
     household, members = services.registry.get_household(actor, household_id[:36])
     return _household(household, members)
 
 
 @router.patch("/households/{household_id}", response_model=HouseholdPublic)
-def update_household(services: ServicesDep, actor: CurrentActor, household_id: str,
-                     body: HouseholdUpdate) -> HouseholdPublic:
-    household = services.registry.update_household(actor, household_id[:36], body.fields,
-                                                    body.reason)
+def update_household(
+    services: ServicesDep, actor: CurrentActor, household_id: str, body: HouseholdUpdate
+) -> HouseholdPublic:
+    household = services.registry.update_household(
+        actor, household_id[:36], body.fields, body.reason
+    )
     return _household(household, [])
 
 
-@router.post("/households/{household_id}/members", response_model=PersonPublic,
-             status_code=status.HTTP_201_CREATED)
-def add_member(services: ServicesDep, actor: CurrentActor, household_id: str,
-               body: PersonCreate) -> PersonPublic:
+@router.post(
+    "/households/{household_id}/members",
+    response_model=PersonPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+def add_member(
+    services: ServicesDep, actor: CurrentActor, household_id: str, body: PersonCreate
+) -> PersonPublic:
     return _person(services.registry.add_member(actor, household_id[:36], _member(body)))
 
 
 @router.get("/people", response_model=PeoplePublic)
 def search_people(
-    services: ServicesDep, actor: CurrentActor,
+    services: ServicesDep,
+    actor: CurrentActor,
     name: Annotated[str | None, Query(max_length=100)] = None,
     national_id: Annotated[str | None, Query(max_length=32)] = None,
     date_of_birth: date | None = None,
@@ -95,10 +132,17 @@ def search_people(
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> PeoplePublic:
     """Search; a record is shown only in answer to a search, and each result is logged."""
-    results = services.registry.search(actor, name=name, national_id=national_id,
-                                       date_of_birth=date_of_birth, region=region, limit=limit)
-    return PeoplePublic(data=[PersonSummaryPublic(**r.__dict__) for r in results],
-                        count=len(results))
+    results = services.registry.search(
+        actor,
+        name=name,
+        national_id=national_id,
+        date_of_birth=date_of_birth,
+        region=region,
+        limit=limit,
+    )
+    return PeoplePublic(
+        data=[PersonSummaryPublic(**r.__dict__) for r in results], count=len(results)
+    )
 
 
 @router.get("/people/{person_id}", response_model=PersonPublic)
@@ -107,60 +151,78 @@ def get_person(services: ServicesDep, actor: CurrentActor, person_id: str) -> Pe
 
 
 @router.patch("/people/{person_id}", response_model=PersonPublic)
-def update_person(services: ServicesDep, actor: CurrentActor, person_id: str,
-                  body: PersonUpdate) -> PersonPublic:
+def update_person(
+    services: ServicesDep, actor: CurrentActor, person_id: str, body: PersonUpdate
+) -> PersonPublic:
     """Change fields with a reason; old values go to the record history."""
-    return _person(services.registry.update_person(actor, person_id[:36], body.fields,
-                                                   body.reason,
-                                                   expected_version=body.expected_version))
+    return _person(
+        services.registry.update_person(
+            actor, person_id[:36], body.fields, body.reason, expected_version=body.expected_version
+        )
+    )
 
 
 @router.get("/people/{person_id}/history", response_model=list[HistoryEntryPublic])
-def history(services: ServicesDep, actor: CurrentActor, person_id: str
-            ) -> list[HistoryEntryPublic]:
-    return [HistoryEntryPublic(**e.__dict__)
-            for e in services.registry.history(actor, person_id[:36])]
+def history(services: ServicesDep, actor: CurrentActor, person_id: str) -> list[HistoryEntryPublic]:
+    return [
+        HistoryEntryPublic(**e.__dict__) for e in services.registry.history(actor, person_id[:36])
+    ]
 
 
 @router.post("/people/{person_id}/consents", status_code=status.HTTP_204_NO_CONTENT)
-def grant_consent(services: ServicesDep, actor: CurrentActor, person_id: str,
-                  body: ConsentCreate) -> None:
+def grant_consent(
+    services: ServicesDep, actor: CurrentActor, person_id: str, body: ConsentCreate
+) -> None:
     services.registry.grant_consent(actor, person_id[:36], body.method, body.scope)
 
 
 @router.post("/people/{person_id}/consents/{scope}/withdraw", response_model=ConsentWithdrawn)
-def withdraw_consent(services: ServicesDep, actor: CurrentActor, person_id: str, scope: str
-                     ) -> ConsentWithdrawn:
+def withdraw_consent(
+    services: ServicesDep, actor: CurrentActor, person_id: str, scope: str
+) -> ConsentWithdrawn:
     """Withdraw consent; the health values it covered are erased."""
     erased = services.registry.withdraw_consent(actor, person_id[:36], scope[:40])
     return ConsentWithdrawn(erased_fields=erased)
 
 
-@router.post("/people/{person_id}/corrections", response_model=CorrectionPublic,
-             status_code=status.HTTP_201_CREATED)
-def request_correction(services: ServicesDep, actor: CurrentActor, person_id: str,
-                       body: CorrectionCreate) -> CorrectionPublic:
-    request = services.registry.request_correction(actor, person_id[:36], body.field,
-                                                   body.value, body.reason)
+@router.post(
+    "/people/{person_id}/corrections",
+    response_model=CorrectionPublic,
+    status_code=status.HTTP_201_CREATED,
+)
+def request_correction(
+    services: ServicesDep, actor: CurrentActor, person_id: str, body: CorrectionCreate
+) -> CorrectionPublic:
+    request = services.registry.request_correction(
+        actor, person_id[:36], body.field, body.value, body.reason
+    )
     return CorrectionPublic(**request.__dict__)
 
 
 @router.get("/corrections", response_model=list[CorrectionPublic])
-def correction_queue(services: ServicesDep, actor: CurrentActor,
-                     status_: Annotated[str | None, Query(alias="status",
-                                                          pattern="^(open|applied|rejected)$")
-                                        ] = "open",
-                     person_id: Annotated[str | None, Query(max_length=36)] = None,
-                     ) -> list[CorrectionPublic]:
-    return [CorrectionPublic(**c.__dict__) for c in
-            services.registry.corrections(actor, person_id=person_id, status=status_)]
+def correction_queue(
+    services: ServicesDep,
+    actor: CurrentActor,
+    status_: Annotated[
+        str | None, Query(alias="status", pattern="^(open|applied|rejected)$")
+    ] = "open",
+    person_id: Annotated[str | None, Query(max_length=36)] = None,
+) -> list[CorrectionPublic]:
+    return [
+        CorrectionPublic(**c.__dict__)
+        for c in services.registry.corrections(actor, person_id=person_id, status=status_)
+    ]
 
 
 @router.post("/corrections/{correction_id}/decision", response_model=CorrectionPublic)
-def decide_correction(services: ServicesDep, actor: CurrentActor, correction_id: str,
-                      body: CorrectionDecision) -> CorrectionPublic:
-    return CorrectionPublic(**services.registry.decide_correction(
-        actor, correction_id[:36], body.apply, body.reason).__dict__)
+def decide_correction(
+    services: ServicesDep, actor: CurrentActor, correction_id: str, body: CorrectionDecision
+) -> CorrectionPublic:
+    return CorrectionPublic(
+        **services.registry.decide_correction(
+            actor, correction_id[:36], body.apply, body.reason
+        ).__dict__
+    )
 
 
 @router.get("/people/{person_id}/export")
@@ -170,11 +232,14 @@ def export(services: ServicesDep, actor: CurrentActor, person_id: str) -> dict[s
 
 
 @router.get("/people/{person_id}/access-report", response_model=list[AccessReportLinePublic])
-def access_report(services: ServicesDep, actor: CurrentActor, person_id: str
-                  ) -> list[AccessReportLinePublic]:
+def access_report(
+    services: ServicesDep, actor: CurrentActor, person_id: str
+) -> list[AccessReportLinePublic]:
     """Who read or changed this record, when and why."""
-    return [AccessReportLinePublic(**{**line.__dict__, "fields": list(line.fields)})
-            for line in services.registry.access_report(actor, person_id[:36])]
+    return [
+        AccessReportLinePublic(**{**line.__dict__, "fields": list(line.fields)})
+        for line in services.registry.access_report(actor, person_id[:36])
+    ]
 
 
 def _own(actor: Actor) -> str:
@@ -201,15 +266,17 @@ def my_export(services: ServicesDep, actor: CurrentActor) -> dict[str, Any]:
 
 
 @router.get("/me/access-report", response_model=list[AccessReportLinePublic], tags=["citizen"])
-def my_access_report(services: ServicesDep, actor: CurrentActor
-                     ) -> list[AccessReportLinePublic]:
-    return [AccessReportLinePublic(**{**line.__dict__, "fields": list(line.fields)})
-            for line in services.registry.access_report(actor, _own(actor))]
+def my_access_report(services: ServicesDep, actor: CurrentActor) -> list[AccessReportLinePublic]:
+    return [
+        AccessReportLinePublic(**{**line.__dict__, "fields": list(line.fields)})
+        for line in services.registry.access_report(actor, _own(actor))
+    ]
 
 
 @router.post("/imports", response_model=ImportReportPublic, status_code=status.HTTP_201_CREATED)
 async def import_file(
-    services: ServicesDep, actor: CurrentActor,
+    services: ServicesDep,
+    actor: CurrentActor,
     file: Annotated[UploadFile, File(description="CSV or Parquet, one row per person")],
     skip_invalid: Annotated[bool, Form()] = False,
     dry_run: Annotated[bool, Form()] = False,
@@ -217,22 +284,32 @@ async def import_file(
     """Bulk import; a file with errors imports nothing (422 with every row error)."""
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in _SUFFIXES:
-        raise InvalidInput("upload a .csv or .parquet file",
-                           errors=[{"field": "file", "reason": "unknown file type"}])
+        raise InvalidInput(
+            "upload a .csv or .parquet file",
+            errors=[{"field": "file", "reason": "unknown file type"}],
+        )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{suffix}"
-        size = 0
+        # The body-size middleware has already capped the upload at MAX_UPLOAD_BYTES.
         with path.open("wb") as handle:
             while chunk := await file.read(1 << 20):
-                size += len(chunk)
-                if size > MAX_UPLOAD_BYTES:
-                    raise InvalidInput("the file is larger than 512 MiB; split it")
                 handle.write(chunk)
-        table = read_table(path)
-        report = services.importer.import_table(
-            actor, table, skip_invalid=skip_invalid, dry_run=dry_run,
-            source=(file.filename or "upload")[:64])
+        # Reading and importing a large file takes long; off the event loop, other requests
+        # are still served meanwhile.
+        table = await run_in_threadpool(read_table, path)
+        report = await run_in_threadpool(
+            services.importer.import_table,
+            actor,
+            table,
+            skip_invalid=skip_invalid,
+            dry_run=dry_run,
+            source=(file.filename or "upload")[:64],
+        )
     return ImportReportPublic(
-        rows=report.rows, people=report.people, households=report.households,
-        rejected_rows=report.rejected_rows, dry_run=report.dry_run,
-        errors=[RowErrorPublic(**e.__dict__) for e in report.errors[:1000]])
+        rows=report.rows,
+        people=report.people,
+        households=report.households,
+        rejected_rows=report.rejected_rows,
+        dry_run=report.dry_run,
+        errors=[RowErrorPublic(**e.__dict__) for e in report.errors[:1000]],
+    )

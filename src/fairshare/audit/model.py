@@ -121,9 +121,18 @@ def chain(
         digest = entry_hash(sequence, at, request, head)
         entries.append(
             AccessEntry(
-                sequence, at, request.actor, request.role, request.purpose, request.action,
-                request.subject_type, request.subject_id, tuple(sorted(request.fields)),
-                request.outcome, head, digest,
+                sequence,
+                at,
+                request.actor,
+                request.role,
+                request.purpose,
+                request.action,
+                request.subject_type,
+                request.subject_id,
+                tuple(sorted(request.fields)),
+                request.outcome,
+                head,
+                digest,
             )
         )
         head = digest
@@ -150,25 +159,34 @@ def verify(
     entries: Iterable[AccessEntry], head_sequence: int, head_hash: str
 ) -> VerificationResult:
     """Walk entries in sequence order; name the first that was changed, removed or reordered."""
-    expected_sequence, previous = 0, GENESIS_HASH
+    previous = GENESIS_HASH
     checked = 0
-    for entry in entries:
-        expected_sequence += 1
+    for expected_sequence, entry in enumerate(entries, start=1):
         if entry.sequence != expected_sequence:
             return VerificationResult(
-                False, checked, expected_sequence,
+                False,
+                checked,
+                expected_sequence,
                 f"entry {expected_sequence} is missing or out of order "
                 f"(found {entry.sequence} in its place)",
             )
         if entry.previous_hash != previous:
             return VerificationResult(
-                False, checked, entry.sequence,
+                False,
+                checked,
+                entry.sequence,
                 "its link to the previous entry does not match (an entry was removed, "
                 "reordered or changed before it)",
             )
         request = AccessRequest(
-            entry.actor, entry.role, entry.purpose, entry.action, entry.subject_type,
-            entry.subject_id, entry.fields, entry.outcome,
+            entry.actor,
+            entry.role,
+            entry.purpose,
+            entry.action,
+            entry.subject_type,
+            entry.subject_id,
+            entry.fields,
+            entry.outcome,
         )
         if entry_hash(entry.sequence, entry.at, request, entry.previous_hash) != entry.hash:
             return VerificationResult(
@@ -178,7 +196,9 @@ def verify(
         checked += 1
     if checked != head_sequence or previous != head_hash:
         return VerificationResult(
-            False, checked, checked + 1,
+            False,
+            checked,
+            checked + 1,
             f"the chain head records {head_sequence} entries but {checked} remain "
             "(entries were removed from the end)",
         )

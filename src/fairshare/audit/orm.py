@@ -8,8 +8,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Column, Connection, DateTime, Integer, Row, String, Table, Text, func, insert,
-    select, update,
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    Row,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+    update,
 )
 
 from fairshare.audit.model import GENESIS_HASH, AccessEntry, as_utc
@@ -18,8 +29,12 @@ from fairshare.db import metadata
 access_log = Table(
     "access_log",
     metadata,
-    Column("sequence", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=False),
+    Column(
+        "sequence",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(120), nullable=False),
     Column("role", String(40), nullable=False),
@@ -51,19 +66,13 @@ class AccessLogRepository:
         self.connection = connection
 
     def lock_head(self) -> tuple[int, str]:
+        """The chain head, locked until the transaction ends (the migration seeds it)."""
         query = select(access_log_head.c.sequence, access_log_head.c.hash).where(
             access_log_head.c.id == 1
         )
         if self.connection.dialect.name == "postgresql":
             query = query.with_for_update()
-        row = self.connection.execute(query).first()
-        if row is None:
-            self.connection.execute(
-                insert(access_log_head).values(id=1, sequence=0, hash=GENESIS_HASH)
-            )
-            if self.connection.dialect.name == "postgresql":
-                return self.lock_head()
-            return 0, GENESIS_HASH
+        row = self.connection.execute(query).one()
         return int(row.sequence), str(row.hash)
 
     def append(self, entries: list[AccessEntry]) -> None:
@@ -73,10 +82,18 @@ class AccessLogRepository:
             insert(access_log),
             [
                 {
-                    "sequence": e.sequence, "at": e.at, "actor": e.actor, "role": e.role,
-                    "purpose": e.purpose, "action": e.action, "subject_type": e.subject_type,
-                    "subject_id": e.subject_id, "fields": json.dumps(list(e.fields)),
-                    "outcome": e.outcome, "previous_hash": e.previous_hash, "hash": e.hash,
+                    "sequence": e.sequence,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "role": e.role,
+                    "purpose": e.purpose,
+                    "action": e.action,
+                    "subject_type": e.subject_type,
+                    "subject_id": e.subject_id,
+                    "fields": json.dumps(list(e.fields)),
+                    "outcome": e.outcome,
+                    "previous_hash": e.previous_hash,
+                    "hash": e.hash,
                 }
                 for e in entries
             ],
@@ -139,13 +156,23 @@ class AccessLogRepository:
         return [_entry(row) for row in self.connection.execute(query)]
 
     def count(self) -> int:
-        return int(self.connection.execute(select(func.count()).select_from(access_log)).scalar_one())
+        return int(
+            self.connection.execute(select(func.count()).select_from(access_log)).scalar_one()
+        )
 
 
 def _entry(row: Row[Any]) -> AccessEntry:
     return AccessEntry(
-        sequence=int(row.sequence), at=as_utc(row.at), actor=row.actor, role=row.role,
-        purpose=row.purpose, action=row.action, subject_type=row.subject_type,
-        subject_id=row.subject_id, fields=tuple(json.loads(row.fields)), outcome=row.outcome,
-        previous_hash=row.previous_hash, hash=row.hash,
+        sequence=int(row.sequence),
+        at=as_utc(row.at),
+        actor=row.actor,
+        role=row.role,
+        purpose=row.purpose,
+        action=row.action,
+        subject_type=row.subject_type,
+        subject_id=row.subject_id,
+        fields=tuple(json.loads(row.fields)),
+        outcome=row.outcome,
+        previous_hash=row.previous_hash,
+        hash=row.hash,
     )

@@ -65,7 +65,12 @@ def access_report(
     entries = AccessLogRepository(uow.connection).search(subject_ids=subject_ids, limit=limit)
     return [
         AccessReportLine(
-            e.at.isoformat(timespec="seconds"), e.actor, e.role, e.purpose, e.action, e.fields,
+            e.at.isoformat(timespec="seconds"),
+            e.actor,
+            e.role,
+            e.purpose,
+            e.action,
+            e.fields,
             e.outcome,
         )
         for e in entries

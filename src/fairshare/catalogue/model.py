@@ -38,6 +38,7 @@ class Entity(StrEnum):
 
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CHOICE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{0,62}$")
 # Control characters (C0, C1, DEL) are never legitimate inside a registry value.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -159,7 +160,7 @@ def _check_bounds(definition: FieldDefinition, value: Decimal | int) -> None:
 
 
 def _parse_integer(definition: FieldDefinition, raw: Any) -> int:
-    if isinstance(raw, bool) or isinstance(raw, float) and not raw.is_integer():
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
         raise FieldValueError(f"must be a whole number, got {raw!r}")
     try:
         value = int(raw.strip()) if isinstance(raw, str) else int(raw)
@@ -173,8 +174,8 @@ def _parse_decimal(definition: FieldDefinition, raw: Any) -> Decimal:
     if isinstance(raw, bool):
         raise FieldValueError(f"must be a number, got {raw!r}")
     try:
-        value = Decimal(raw.strip().replace(",", ".")) if isinstance(raw, str) else Decimal(
-            str(raw)
+        value = (
+            Decimal(raw.strip().replace(",", ".")) if isinstance(raw, str) else Decimal(str(raw))
         )
     except (InvalidOperation, ValueError):
         raise FieldValueError(f"must be a number like 120.50, got {str(raw)[:40]!r}") from None
@@ -188,16 +189,25 @@ def _parse_decimal(definition: FieldDefinition, raw: Any) -> Decimal:
     return value
 
 
+def _parse_iso_date(raw: str) -> date | None:
+    text = raw.strip()
+    # fromisoformat also takes compact and week forms; registries mean YYYY-MM-DD.
+    if not ISO_DATE.match(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def _parse_date(definition: FieldDefinition, raw: Any) -> date:
     if isinstance(raw, date):
         value = raw
     elif isinstance(raw, str):
-        try:
-            value = date.fromisoformat(raw.strip()[:10]) if len(raw.strip()) <= 10 else None  # type: ignore[assignment]
-        except ValueError:
-            value = None  # type: ignore[assignment]
-        if value is None:
+        parsed = _parse_iso_date(raw)
+        if parsed is None:
             raise FieldValueError(f"must be a date as YYYY-MM-DD, got {raw[:40]!r}")
+        value = parsed
     else:
         raise FieldValueError(f"must be a date as YYYY-MM-DD, got {type(raw).__name__}")
     if definition.past_only:
@@ -251,8 +261,11 @@ def validate_definition(definition: FieldDefinition) -> None:
     problems: list[dict[str, str]] = []
     if not NAME_PATTERN.match(definition.name):
         problems.append(
-            {"field": "name", "reason": "use 2-63 lowercase letters, digits and underscores, "
-             "starting with a letter (e.g. school_attendance)"}
+            {
+                "field": "name",
+                "reason": "use 2-63 lowercase letters, digits and underscores, "
+                "starting with a letter (e.g. school_attendance)",
+            }
         )
     for attribute in ("label", "purpose"):
         text = getattr(definition, attribute)
@@ -272,7 +285,9 @@ def validate_definition(definition: FieldDefinition) -> None:
             problems.append({"field": "choices", "reason": "an enumeration needs 1-100 choices"})
         bad = [c for c in definition.choices if not CHOICE_PATTERN.match(c)]
         if bad:
-            problems.append({"field": "choices", "reason": f"choices must be lowercase codes: {bad[:5]}"})
+            problems.append(
+                {"field": "choices", "reason": f"choices must be lowercase codes: {bad[:5]}"}
+            )
         if len(set(definition.choices)) != len(definition.choices):
             problems.append({"field": "choices", "reason": "choices repeat"})
     elif definition.choices:
@@ -295,55 +310,145 @@ def _h(name: str, label: str, type_: FieldType, purpose: str, **kw: Any) -> Fiel
     return FieldDefinition(name, label, type_, Entity.HOUSEHOLD, purpose, core=True, **kw)
 
 
-T, I, D, DT, B, E = (FieldType.TEXT, FieldType.INTEGER, FieldType.DECIMAL, FieldType.DATE,
-                     FieldType.BOOLEAN, FieldType.ENUMERATION)
+T, D, DT, B, E = (
+    FieldType.TEXT,
+    FieldType.DECIMAL,
+    FieldType.DATE,
+    FieldType.BOOLEAN,
+    FieldType.ENUMERATION,
+)
 
-RELATIONSHIPS = ("head", "spouse_partner", "child", "stepchild", "grandchild", "parent",
-                 "sibling", "other_relative", "non_relative")
-EMPLOYMENT = ("employed", "self_employed", "informal_worker", "unemployed", "student",
-              "retired", "homemaker", "unable_to_work", "child")
-DISABILITY = ("none", "physical", "visual", "hearing", "speech", "intellectual",
-              "psychosocial", "multiple")
-CHRONIC_ILLNESS = ("none", "diabetes", "hypertension", "asthma_copd", "hiv", "tuberculosis",
-                   "epilepsy", "heart_disease", "kidney_disease", "cancer", "mental_health",
-                   "other")
-DWELLING = ("house", "apartment", "room", "informal_settlement", "shelter", "no_dwelling",
-            "other")
+RELATIONSHIPS = (
+    "head",
+    "spouse_partner",
+    "child",
+    "stepchild",
+    "grandchild",
+    "parent",
+    "sibling",
+    "other_relative",
+    "non_relative",
+)
+EMPLOYMENT = (
+    "employed",
+    "self_employed",
+    "informal_worker",
+    "unemployed",
+    "student",
+    "retired",
+    "homemaker",
+    "unable_to_work",
+    "child",
+)
+DISABILITY = (
+    "none",
+    "physical",
+    "visual",
+    "hearing",
+    "speech",
+    "intellectual",
+    "psychosocial",
+    "multiple",
+)
+CHRONIC_ILLNESS = (
+    "none",
+    "diabetes",
+    "hypertension",
+    "asthma_copd",
+    "hiv",
+    "tuberculosis",
+    "epilepsy",
+    "heart_disease",
+    "kidney_disease",
+    "cancer",
+    "mental_health",
+    "other",
+)
+DWELLING = ("house", "apartment", "room", "informal_settlement", "shelter", "no_dwelling", "other")
 TENURE = ("owned", "rented", "ceded", "occupied_informally", "none", "other")
 SEX = ("female", "male", "other")
 
 CORE_FIELDS: tuple[FieldDefinition, ...] = (
     _p("given_names", "Given names", T, "identify the person", required=True, max_length=100),
     _p("family_names", "Family names", T, "identify the person", required=True, max_length=100),
-    _p("date_of_birth", "Date of birth", DT, "identify the person; age-based entitlements",
-       required=True, past_only=True),
+    _p(
+        "date_of_birth",
+        "Date of birth",
+        DT,
+        "identify the person; age-based entitlements",
+        required=True,
+        past_only=True,
+    ),
     _p("sex", "Sex", E, "identify the person; equity reporting", choices=SEX, required=True),
-    _p("national_id", "National ID number", T, "identify the person; avoid double registration",
-       max_length=32),
+    _p(
+        "national_id",
+        "National ID number",
+        T,
+        "identify the person; avoid double registration",
+        max_length=32,
+    ),
     _p("phone", "Phone number", T, "contact about entitlements and appeals", max_length=20),
-    _p("relationship_to_head", "Relationship to household head", E,
-       "household composition for household-based programmes", choices=RELATIONSHIPS,
-       required=True),
+    _p(
+        "relationship_to_head",
+        "Relationship to household head",
+        E,
+        "household composition for household-based programmes",
+        choices=RELATIONSHIPS,
+        required=True,
+    ),
     _p("employment_status", "Employment status", E, "means test", choices=EMPLOYMENT),
-    _p("monthly_income", "Monthly income", D, "means test", minimum=Decimal(0),
-       maximum=Decimal("1000000000")),
-    _p("disability", "Disability", E, "disability-related entitlements",
-       sensitivity=Sensitivity.HEALTH, choices=DISABILITY),
-    _p("chronic_illness", "Chronic illness needing medication", E,
-       "medicine programmes", sensitivity=Sensitivity.HEALTH, choices=CHRONIC_ILLNESS),
-    _h("region", "Region", T, "where benefits are delivered; regional equity", required=True,
-       max_length=80),
+    _p(
+        "monthly_income",
+        "Monthly income",
+        D,
+        "means test",
+        minimum=Decimal(0),
+        maximum=Decimal("1000000000"),
+    ),
+    _p(
+        "disability",
+        "Disability",
+        E,
+        "disability-related entitlements",
+        sensitivity=Sensitivity.HEALTH,
+        choices=DISABILITY,
+    ),
+    _p(
+        "chronic_illness",
+        "Chronic illness needing medication",
+        E,
+        "medicine programmes",
+        sensitivity=Sensitivity.HEALTH,
+        choices=CHRONIC_ILLNESS,
+    ),
+    _h(
+        "region",
+        "Region",
+        T,
+        "where benefits are delivered; regional equity",
+        required=True,
+        max_length=80,
+    ),
     _h("municipality", "Municipality", T, "where benefits are delivered", max_length=80),
-    _h("address", "Address", T, "contact and in-person verification", required=True,
-       max_length=200),
+    _h(
+        "address", "Address", T, "contact and in-person verification", required=True, max_length=200
+    ),
     _h("dwelling_type", "Dwelling type", E, "means test", choices=DWELLING),
     _h("dwelling_tenure", "Dwelling tenure", E, "means test", choices=TENURE),
-    _h("land_hectares", "Land owned (hectares)", D, "means test (owned property)",
-       minimum=Decimal(0), maximum=Decimal(100000)),
+    _h(
+        "land_hectares",
+        "Land owned (hectares)",
+        D,
+        "means test (owned property)",
+        minimum=Decimal(0),
+        maximum=Decimal(100000),
+    ),
     _h("owns_vehicle", "Owns a motor vehicle", B, "means test (owned property)"),
 )
 
-CORE_PERSON_COLUMNS = tuple(f.name for f in CORE_FIELDS if f.entity is Entity.PERSON and not f.is_health)
+CORE_PERSON_COLUMNS = tuple(
+    f.name for f in CORE_FIELDS if f.entity is Entity.PERSON and not f.is_health
+)
 CORE_HOUSEHOLD_COLUMNS = tuple(f.name for f in CORE_FIELDS if f.entity is Entity.HOUSEHOLD)
 
 
@@ -363,6 +468,13 @@ class Catalogue:
     def get(self, entity: Entity, name: str) -> FieldDefinition | None:
         return self.fields.get((entity, name))
 
+    def require(self, entity: Entity, name: str) -> FieldDefinition:
+        """The declared field; raises UnknownField when it is not declared."""
+        definition = self.fields.get((entity, name))
+        if definition is None:
+            raise UnknownField([name], entity.value)
+        return definition
+
     def check_known(self, entity: Entity, names: list[str] | set[str]) -> None:
         unknown = [n for n in names if (entity, n) not in self.fields]
         for name in unknown:
@@ -370,8 +482,9 @@ class Catalogue:
         if unknown:
             raise UnknownField(unknown, entity.value)
 
-    def parse_values(self, entity: Entity, raw: dict[str, Any], *, partial: bool = False
-                     ) -> dict[str, Any]:
+    def parse_values(
+        self, entity: Entity, raw: dict[str, Any], *, partial: bool = False
+    ) -> dict[str, Any]:
         """Parse every value of a write; raise InvalidInput listing all problems at once.
 
         With partial=True (updates) required fields that are absent are not demanded.

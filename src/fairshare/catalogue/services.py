@@ -12,7 +12,13 @@ from sqlalchemy import insert, select
 from fairshare.audit import services as audit
 from fairshare.audit.model import AccessRequest, Tag, utc_now
 from fairshare.catalogue.model import (
-    CORE_FIELDS, Catalogue, DuplicateField, Entity, FieldDefinition, FieldType, Sensitivity,
+    CORE_FIELDS,
+    Catalogue,
+    DuplicateField,
+    Entity,
+    FieldDefinition,
+    FieldType,
+    Sensitivity,
     validate_definition,
 )
 from fairshare.catalogue.orm import custom_fields
@@ -48,8 +54,10 @@ def definition_from_json(data: dict[str, Any]) -> FieldDefinition:
             raise InvalidInput(f"unknown attribute(s) of a field definition: {sorted(unknown)}")
         return FieldDefinition(**values)
     except KeyError as missing:
-        raise InvalidInput(f"a field definition needs {missing}", errors=[
-            {"field": str(missing).strip("'"), "reason": "is required"}]) from None
+        raise InvalidInput(
+            f"a field definition needs {missing}",
+            errors=[{"field": str(missing).strip("'"), "reason": "is required"}],
+        ) from None
     except (ValueError, ArithmeticError, TypeError) as error:
         raise InvalidInput(f"field definition is not valid: {error}") from None
 
@@ -75,23 +83,38 @@ def declare_field(uow: UnitOfWork, actor: Actor, definition: FieldDefinition) ->
     """
     require_purpose(actor.role, actor.purpose, frozenset({Purpose.ADMINISTRATION}))
     definition = FieldDefinition(**{**definition.__dict__, "core": False, "version": 1})
+    check_definition(definition)  # first: a refused category is named even if also malformed
     validate_definition(definition)
-    check_definition(definition)
     with uow:
-        if load(uow).get(definition.entity, definition.name) is not None or any(
-            d.name == definition.name for d in CORE_FIELDS
-        ) or uow.connection.execute(
-            select(custom_fields.c.name).where(custom_fields.c.name == definition.name)
-        ).first():
+        if (
+            load(uow).get(definition.entity, definition.name) is not None
+            or any(d.name == definition.name for d in CORE_FIELDS)
+            or uow.connection.execute(
+                select(custom_fields.c.name).where(custom_fields.c.name == definition.name)
+            ).first()
+        ):
             raise DuplicateField(definition.name)
-        uow.connection.execute(insert(custom_fields).values(
-            entity=definition.entity.value, name=definition.name,
-            definition=json.dumps(definition_to_json(definition)), created_at=utc_now(),
-            created_by=actor.username,
-        ))
-        audit.record(uow, [AccessRequest(
-            actor.username, actor.role.value, actor.purpose.value, Tag.CATALOGUE_FIELD_CREATE,
-            "catalogue", definition.name,
-        )])
+        uow.connection.execute(
+            insert(custom_fields).values(
+                entity=definition.entity.value,
+                name=definition.name,
+                definition=json.dumps(definition_to_json(definition)),
+                created_at=utc_now(),
+                created_by=actor.username,
+            )
+        )
+        audit.record(
+            uow,
+            [
+                AccessRequest(
+                    actor.username,
+                    actor.role.value,
+                    actor.purpose.value,
+                    Tag.CATALOGUE_FIELD_CREATE,
+                    "catalogue",
+                    definition.name,
+                )
+            ],
+        )
         uow.commit()
     return definition

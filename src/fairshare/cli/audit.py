@@ -17,8 +17,9 @@ def verify() -> None:
     """Walk the hash chain; exit 1 naming the first entry changed, removed or reordered."""
     with progress_bar() as bar:
         task = bar.add_task("verifying access log", total=None)
-        result = audit_services.verify(services().uow(),
-                                       lambda done: bar.update(task, completed=done))
+        result = audit_services.verify(
+            services().uow(), lambda done: bar.update(task, completed=done)
+        )
         bar.update(task, completed=result.entries_checked, total=result.entries_checked)
     if result.ok:
         console.print(f"[green]{result.describe()}[/]")
@@ -31,10 +32,16 @@ def verify() -> None:
 def report(person_id: str) -> None:
     """Who read or changed a person's record, when and for what purpose."""
     with reported():
-        lines = services().registry.access_report(operator(Purpose.AUDIT, Role.AUDITOR),
-                                                  person_id)
+        lines = services().registry.access_report(operator(Purpose.AUDIT, Role.AUDITOR), person_id)
     table = Table("when (UTC)", "who", "role", "purpose", "action", "fields", "outcome")
     for line in lines:
-        table.add_row(line.at, line.actor, line.role, line.purpose, line.action,
-                      ", ".join(line.fields), line.outcome)
+        table.add_row(
+            line.at,
+            line.actor,
+            line.role,
+            line.purpose,
+            line.action,
+            ", ".join(line.fields),
+            line.outcome,
+        )
     console.print(table)

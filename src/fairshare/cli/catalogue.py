@@ -12,8 +12,9 @@ from fairshare.catalogue.model import Entity, FieldDefinition, FieldType, Sensit
 from fairshare.cli.console import console, operator, reported, services
 from fairshare.identity.model import Purpose
 
-app = typer.Typer(help="The data catalogue: every field Fairshare may hold, and why.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The data catalogue: every field Fairshare may hold, and why.", no_args_is_help=True
+)
 
 
 @app.command("list")
@@ -23,9 +24,15 @@ def list_fields(entity: Entity | None = typer.Option(None, help="person or house
     for definition in catalogue_services.list_fields(services().uow()):
         if entity is not None and definition.entity is not entity:
             continue
-        table.add_row(definition.entity.value, definition.name, definition.type.value,
-                      definition.sensitivity.value, definition.purpose,
-                      ", ".join(definition.programmes) or "-", "yes" if definition.core else "")
+        table.add_row(
+            definition.entity.value,
+            definition.name,
+            definition.type.value,
+            definition.sensitivity.value,
+            definition.purpose,
+            ", ".join(definition.programmes) or "-",
+            "yes" if definition.core else "",
+        )
     console.print(table)
 
 
@@ -48,12 +55,21 @@ def add(
     """Declare a custom field. Refused (exit 2) for red-line categories or bad definitions."""
     with reported():
         definition = FieldDefinition(
-            name=name, label=label, type=type_, entity=entity, purpose=purpose,
-            sensitivity=sensitivity, description=description, programmes=tuple(programme),
-            choices=tuple(choice), required=required, max_length=max_length,
+            name=name,
+            label=label,
+            type=type_,
+            entity=entity,
+            purpose=purpose,
+            sensitivity=sensitivity,
+            description=description,
+            programmes=tuple(programme),
+            choices=tuple(choice),
+            required=required,
+            max_length=max_length,
             minimum=None if minimum is None else Decimal(minimum),
             maximum=None if maximum is None else Decimal(maximum),
         )
-        catalogue_services.declare_field(services().uow(), operator(Purpose.ADMINISTRATION),
-                                         definition)
+        catalogue_services.declare_field(
+            services().uow(), operator(Purpose.ADMINISTRATION), definition
+        )
     console.print(f"declared {entity.value} field [bold]{name}[/] ({type_.value}): {purpose}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,8 +16,10 @@ from fairshare.bootstrap import Services, bootstrap
 from fairshare.errors import FairshareError, InvalidInput
 from fairshare.identity.model import Actor, Purpose, Role, as_actor
 
-console = Console()
-errors = Console(stderr=True)
+# Outside a terminal (CI logs, pipes) Rich would wrap at 80 columns and cut the tables.
+_WIDTH = None if sys.stdout.isatty() else 120
+console = Console(width=_WIDTH)
+errors = Console(stderr=True, width=_WIDTH)
 
 
 def services() -> Services:
@@ -47,6 +50,10 @@ def reported() -> Iterator[None]:
 
 def progress_bar() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, transient=False,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     )

@@ -7,28 +7,30 @@ import typer
 from fairshare import schema
 from fairshare.cli.console import console, errors, services
 
-app = typer.Typer(help="Create and upgrade the database schema (Alembic migrations).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Create and upgrade the database schema (Alembic migrations).", no_args_is_help=True
+)
 
 
 @app.command()
 def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
     """Apply migrations up to REVISION (default: the newest). Safe to run again."""
-    engine = services().bind
-    schema.upgrade(engine, revision)  # type: ignore[arg-type]
-    console.print(f"database at revision [bold]{schema.current_revision(engine)}[/]")  # type: ignore[arg-type]
+    engine = services().engine
+    schema.upgrade(engine, revision)
+    console.print(f"database at revision [bold]{schema.current_revision(engine)}[/]")
 
 
 @app.command()
 def check() -> None:
     """Exit 0 if the database is at the newest revision and matches the models, 1 otherwise."""
-    engine = services().bind
-    current, head = schema.current_revision(engine), schema.head_revision()  # type: ignore[arg-type]
+    engine = services().engine
+    current, head = schema.current_revision(engine), schema.head_revision()
     if current != head:
-        errors.print(f"database is at revision {current}, code expects {head}: "
-                     "run `fairshare db upgrade`")
+        errors.print(
+            f"database is at revision {current}, code expects {head}: run `fairshare db upgrade`"
+        )
         raise typer.Exit(1)
-    diffs = schema.differences(engine)  # type: ignore[arg-type]
+    diffs = schema.differences(engine)
     if diffs:
         errors.print("the schema differs from the models:")
         for diff in diffs:
@@ -40,6 +42,6 @@ def check() -> None:
 @app.command()
 def downgrade(revision: str) -> None:
     """Revert migrations down to REVISION (`base` empties the database)."""
-    engine = services().bind
-    schema.downgrade(engine, revision)  # type: ignore[arg-type]
-    console.print(f"database at revision {schema.current_revision(engine)}")  # type: ignore[arg-type]
+    engine = services().engine
+    schema.downgrade(engine, revision)
+    console.print(f"database at revision {schema.current_revision(engine)}")

@@ -9,6 +9,7 @@ from collections import Counter
 
 import typer
 from rich.panel import Panel
+from rich.progress import TaskID
 from rich.table import Table
 from sqlalchemy import func, select
 
@@ -43,21 +44,26 @@ def demo_password(username: str) -> str:
 
 
 def run(
-    people_count: int = typer.Option(20_000, "--people", min=100, max=2_000_000,
-                                     help="Synthetic people to generate"),
+    people_count: int = typer.Option(
+        20_000, "--people", min=100, max=2_000_000, help="Synthetic people to generate"
+    ),
     seed: int = typer.Option(42, help="Seed of the synthetic population"),
 ) -> None:
     """Run the whole pipeline on the embedded SQLite default and print what it did."""
     settings = get_settings()
     services = bootstrap(settings)
-    console.print(Panel.fit(
-        f"Fairshare demo\ndatabase: {settings.database_url}\nkeys: {settings.keys_path}",
-        title="fairshare demo"))
+    console.print(
+        Panel.fit(
+            f"Fairshare demo\ndatabase: {settings.database_url}\nkeys: {settings.keys_path}",
+            title="fairshare demo",
+        )
+    )
 
-    schema.upgrade(services.bind)  # type: ignore[arg-type]
+    schema.upgrade(services.engine)
     console.print(f"1. schema at revision [bold]{schema.head_revision()}[/]")
-    console.print(f"2. health data key [bold]{services.cipher.current}[/] "
-                  "(AES-256-GCM, in the key directory)")
+    console.print(
+        f"2. health data key [bold]{services.cipher.current}[/] (AES-256-GCM, in the key directory)"
+    )
 
     records_path = _population(services, people_count, seed)
     _import(services, records_path)
@@ -77,8 +83,10 @@ def _population(services: Services, people_count: int, seed: int):  # type: igno
         population = generate(people=people_count, seed=seed)
         records, truth = write(population, out, "parquet")
     duplicates = sum(1 for v in population.truth.column("duplicate_of").to_pylist() if v)
-    console.print(f"3. generated {population.records.num_rows:,} records with {duplicates:,} "
-                  f"planted duplicates → {records} (truth file {truth.name})")
+    console.print(
+        f"3. generated {population.records.num_rows:,} records with {duplicates:,} "
+        f"planted duplicates → {records} (truth file {truth.name})"
+    )
     return records
 
 
@@ -87,12 +95,13 @@ def _import(services: Services, records_path) -> None:  # type: ignore[no-untype
     first_ref = table.column("record_ref")[0].as_py()
     with services.uow() as uow:
         present = uow.connection.execute(
-            select(people.c.id).where(people.c.record_ref == first_ref)).first()
+            select(people.c.id).where(people.c.record_ref == first_ref)
+        ).first()
     if present:
         console.print("4. population already imported; skipping")
         return
     with progress_bar() as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -100,10 +109,12 @@ def _import(services: Services, records_path) -> None:  # type: ignore[no-untype
             bar.update(tasks[stage], completed=done, total=total)
 
         report = services.importer.import_table(
-            operator(Purpose.BULK_REGISTRATION), table, progress=progress,
-            source=records_path.name)
-    console.print(f"4. imported {report.people:,} people in {report.households:,} households "
-                  "through the registry service")
+            operator(Purpose.BULK_REGISTRATION), table, progress=progress, source=records_path.name
+        )
+    console.print(
+        f"4. imported {report.people:,} people in {report.households:,} households "
+        "through the registry service"
+    )
 
 
 def _users(services: Services) -> None:
@@ -115,29 +126,41 @@ def _users(services: Services) -> None:
         if role is Role.CITIZEN:
             with services.uow() as uow:
                 person_id = uow.connection.execute(
-                    select(people.c.id).where(people.c.relationship_to_head == "head")
-                    .order_by(people.c.record_ref).limit(1)).scalar_one()
-        identity.create_user(services.uow(), username, demo_password(username), role,
-                             username.title(), person_id)
+                    select(people.c.id)
+                    .where(people.c.relationship_to_head == "head")
+                    .order_by(people.c.record_ref)
+                    .limit(1)
+                ).scalar_one()
+        identity.create_user(
+            services.uow(), username, demo_password(username), role, username.title(), person_id
+        )
         created.append(username)
     note = f"created {', '.join(created)}" if created else "already present"
-    console.print(f"5. demo accounts ({note}); password is demo-<username>-password, "
-                  "for development only")
+    console.print(
+        f"5. demo accounts ({note}); password is demo-<username>-password, for development only"
+    )
 
 
 def _catalogue(services: Services) -> None:
     admin = operator(Purpose.ADMINISTRATION)
     allowed = FieldDefinition(
-        "school_attendance", "Attends school", FieldType.BOOLEAN, Entity.PERSON,
-        "child benefit conditions", description="Whether a child of school age attends school")
+        "school_attendance",
+        "Attends school",
+        FieldType.BOOLEAN,
+        Entity.PERSON,
+        "child benefit conditions",
+        description="Whether a child of school age attends school",
+    )
     try:
         catalogue_services.declare_field(services.uow(), admin, allowed)
         console.print("6. declared custom field [bold]school_attendance[/] (allowed)")
     except FairshareError as error:
-        console.print(f"6. custom field school_attendance: {error.message}")
+        console.print(
+            f"6. custom field school_attendance already declared ({type(error).__name__})"
+        )
     refused = FieldDefinition(
-        "partido_politico", "Partido político", FieldType.TEXT, Entity.PERSON,
-        "segmentación")
+        "partido_politico", "Partido político", FieldType.TEXT, Entity.PERSON, "segmentación"
+    )
     try:
         catalogue_services.declare_field(services.uow(), admin, refused)
         raise SystemExit("the red-line guard let a political field through")
@@ -151,8 +174,10 @@ def _accesses(services: Services) -> str:
     caseworker = Actor("caseworker", Role.CASEWORKER, Purpose.CASE_MANAGEMENT)
     person = services.registry.get_person(caseworker, citizen.person_id)
     results = services.registry.search(caseworker, name=person.values["family_names"])
-    console.print(f"7. caseworker searched '{person.values['family_names']}' "
-                  f"({len(results)} results) and opened one record for case management")
+    console.print(
+        f"7. caseworker searched '{person.values['family_names']}' "
+        f"({len(results)} results) and opened one record for case management"
+    )
     refused_actor = Actor("merchant", Role.MERCHANT, Purpose.CASE_MANAGEMENT)
     try:
         services.registry.get_person(refused_actor, citizen.person_id)
@@ -166,20 +191,25 @@ def _summary(services: Services, citizen_person: str) -> None:
         by_region = uow.connection.execute(
             select(households.c.region, func.count(people.c.id))
             .join(people, people.c.household_id == households.c.id)
-            .group_by(households.c.region).order_by(households.c.region)).all()
+            .group_by(households.c.region)
+            .order_by(households.c.region)
+        ).all()
         household_count = uow.connection.execute(
-            select(func.count()).select_from(households)).scalar_one()
-        log_entries = AccessLogRepository(uow.connection).count()
+            select(func.count()).select_from(households)
+        ).scalar_one()
     table = Table("region", "people", title="People by region")
     for region, count in by_region:
         table.add_row(region, f"{count:,}")
-    table.add_row("[bold]total[/]", f"[bold]{sum(c for _, c in by_region):,}[/] in "
-                  f"{household_count:,} households")
+    table.add_row(
+        "[bold]total[/]",
+        f"[bold]{sum(c for _, c in by_region):,}[/] in {household_count:,} households",
+    )
     console.print(table)
 
     fields = catalogue_services.list_fields(services.uow())
-    kinds = Counter((f.entity.value, f.sensitivity.value, "core" if f.core else "custom")
-                    for f in fields)
+    kinds = Counter(
+        (f.entity.value, f.sensitivity.value, "core" if f.core else "custom") for f in fields
+    )
     field_table = Table("entity", "sensitivity", "kind", "fields", title="Fields held")
     for (entity, sensitivity, kind), count in sorted(kinds.items()):
         field_table.add_row(entity, sensitivity, kind, str(count))
@@ -187,21 +217,34 @@ def _summary(services: Services, citizen_person: str) -> None:
 
     citizen = Actor("citizen", Role.CITIZEN, Purpose.SELF_SERVICE, person_id=citizen_person)
     report = services.registry.access_report(citizen, citizen_person)
-    access = Table("when (UTC)", "who", "role", "purpose", "action", "outcome",
-                   title="What the citizen sees: who accessed my record")
+    access = Table(
+        "when (UTC)",
+        "who",
+        "role",
+        "purpose",
+        "action",
+        "outcome",
+        title="What the citizen sees: who accessed my record",
+    )
     for line in report[:8]:
         access.add_row(line.at, line.actor, line.role, line.purpose, line.action, line.outcome)
     console.print(access)
 
+    with services.uow() as uow:
+        log_entries = AccessLogRepository(uow.connection).count()
     with progress_bar() as bar:
         task = bar.add_task("8. verifying the access log", total=log_entries)
-        result = audit_services.verify(services.uow(),
-                                       lambda done: bar.update(task, completed=done))
+        result = audit_services.verify(
+            services.uow(), lambda done: bar.update(task, completed=done)
+        )
         bar.update(task, completed=result.entries_checked)
     colour = "green" if result.ok else "red"
-    console.print(f"   access-log entries: {log_entries:,}; audit verify: "
-                  f"[{colour}]{result.describe()}[/]")
-    console.print("Next: `make serve`, then open http://127.0.0.1:8000/docs "
-                  "(log in as caseworker / demo-caseworker-password)")
+    console.print(
+        f"   access-log entries: {log_entries:,}; audit verify: [{colour}]{result.describe()}[/]"
+    )
+    console.print(
+        "Next: `make serve`, then open http://127.0.0.1:8000/docs "
+        "(log in as caseworker / demo-caseworker-password)"
+    )
     if not result.ok:
         raise typer.Exit(1)

@@ -28,8 +28,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> No
     import uvicorn
 
     get_settings()  # refuse placeholder secrets before binding a port
-    uvicorn.run("fairshare.api.app:create_app", factory=True, host=host, port=port,
-                reload=reload, proxy_headers=True)
+    uvicorn.run(
+        "fairshare.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        proxy_headers=True,
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.progress import TaskID
 from rich.table import Table
 
 from fairshare.cli.console import console, operator, progress_bar, reported, services
@@ -13,8 +14,7 @@ from fairshare.errors import InvalidInput
 from fairshare.identity.model import Purpose, Role
 from fairshare.registry.importing import ImportRejected, read_table
 
-app = typer.Typer(help="People and households: import, search, show, export.",
-                  no_args_is_help=True)
+app = typer.Typer(help="People and households: import, search, show, export.", no_args_is_help=True)
 
 
 def _mapping(pairs: list[str]) -> dict[str, str]:
@@ -31,8 +31,9 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
 def import_file(
     path: Path = typer.Argument(..., help="CSV or Parquet file, one row per person"),
     skip_invalid: bool = typer.Option(False, help="Import valid rows; write rejected ones out"),
-    rejected: Path | None = typer.Option(None, help="Where rejected rows go "
-                                         "(default: next to the file, *.rejected.csv)"),
+    rejected: Path | None = typer.Option(
+        None, help="Where rejected rows go (default: next to the file, *.rejected.csv)"
+    ),
     map_: list[str] = typer.Option([], "--map", help="Rename a column: SOURCE=FIELD (repeat)"),
     dry_run: bool = typer.Option(False, help="Validate only; write nothing"),
 ) -> None:
@@ -42,7 +43,7 @@ def import_file(
         if skip_invalid and rejected is None:
             rejected = path.with_suffix(".rejected.csv")
         with progress_bar() as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def progress(stage: str, done: int, total: int) -> None:
                 if stage not in tasks:
@@ -51,21 +52,28 @@ def import_file(
 
             try:
                 report = services().importer.import_table(
-                    operator(Purpose.BULK_REGISTRATION), table, skip_invalid=skip_invalid,
-                    rejected_path=rejected, dry_run=dry_run, progress=progress,
-                    source=path.name)
+                    operator(Purpose.BULK_REGISTRATION),
+                    table,
+                    skip_invalid=skip_invalid,
+                    rejected_path=rejected,
+                    dry_run=dry_run,
+                    progress=progress,
+                    source=path.name,
+                )
             except ImportRejected as error:
                 bar.stop()
                 for item in error.row_errors[:50]:
-                    console.print(f"  row {item.row}, {item.field}: {item.reason}",
-                                  highlight=False)
+                    console.print(f"  row {item.row}, {item.field}: {item.reason}", highlight=False)
                 raise
     verb = "would import" if report.dry_run else "imported"
-    console.print(f"{verb} {report.people} people in {report.households} households "
-                  f"from {report.rows} rows")
+    console.print(
+        f"{verb} {report.people} people in {report.households} households from {report.rows} rows"
+    )
     if report.rejected_rows:
-        console.print(f"[yellow]{report.rejected_rows} rows rejected[/]"
-                      + (f", written to {report.rejected_path}" if report.rejected_path else ""))
+        console.print(
+            f"[yellow]{report.rejected_rows} rows rejected[/]"
+            + (f", written to {report.rejected_path}" if report.rejected_path else "")
+        )
 
 
 @app.command()
@@ -76,8 +84,9 @@ def search(
 ) -> None:
     """Search people (each result is written to the access log)."""
     with reported():
-        results = services().registry.search(operator(purpose, Role.CASEWORKER), name=name,
-                                             national_id=national_id)
+        results = services().registry.search(
+            operator(purpose, Role.CASEWORKER), name=name, national_id=national_id
+        )
     table = Table("id", "given names", "family names", "born", "region")
     for r in results:
         table.add_row(r.id, r.given_names, r.family_names, r.date_of_birth.isoformat(), r.region)
@@ -100,6 +109,7 @@ def export(person_id: str, out: Path = typer.Option(..., help="JSON file to writ
     """Export everything held about a person (a data-subject request made in person)."""
     with reported():
         data = services().registry.export(
-            operator(Purpose.DATA_SUBJECT_REQUEST, Role.CASEWORKER), person_id)
+            operator(Purpose.DATA_SUBJECT_REQUEST, Role.CASEWORKER), person_id
+        )
     out.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     console.print(f"wrote {out}")

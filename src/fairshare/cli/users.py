@@ -24,14 +24,18 @@ def create(
 ) -> None:
     """Create a user with a role (password asked for, argon2-hashed)."""
     with reported():
-        user = identity.create_user(services().uow(), username, password, role, display_name,
-                                    person_id)
+        user = identity.create_user(
+            services().uow(), username, password, role, display_name, person_id
+        )
     console.print(f"created {user.role.value} [bold]{user.username}[/]")
 
 
 @app.command()
-def token(username: str, hours: int = typer.Option(12, min=1, max=24 * 90),
-          label: str = typer.Option("cli")) -> None:
+def token(
+    username: str,
+    hours: int = typer.Option(12, min=1, max=24 * 90),
+    label: str = typer.Option("cli"),
+) -> None:
     """Issue an API token for a user (printed once; only its hash is stored)."""
     with reported():
         svc = services()

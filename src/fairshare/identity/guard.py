@@ -11,10 +11,19 @@ from fairshare.identity.model import Actor, PurposeNotAllowed, Role, require_pur
 
 def deny(uow: UnitOfWork, actor: Actor, subject_type: str, subject_id: str, action: str) -> None:
     """Log a refused access in a transaction of its own (the operation itself rolls back)."""
-    audit.record_alone(lambda: uow, AccessRequest(
-        actor.username, actor.role.value, actor.purpose.value, action, subject_type,
-        subject_id, (), Outcome.DENIED,
-    ))
+    audit.record_alone(
+        lambda: uow,
+        AccessRequest(
+            actor.username,
+            actor.role.value,
+            actor.purpose.value,
+            action,
+            subject_type,
+            subject_id,
+            (),
+            Outcome.DENIED,
+        ),
+    )
 
 
 def authorize(

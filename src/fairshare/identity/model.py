@@ -23,29 +23,36 @@ class Role(StrEnum):
 
 
 class Purpose(StrEnum):
-    ADMINISTRATION = "administration"            # catalogue and user management
-    BULK_REGISTRATION = "bulk_registration"      # importing registry files
-    REGISTRATION = "registration"                # registering households and people
-    CASE_MANAGEMENT = "case_management"          # reading and updating a case
-    HEALTH_ASSESSMENT = "health_assessment"      # disability / illness-based entitlements
+    ADMINISTRATION = "administration"  # catalogue and user management
+    BULK_REGISTRATION = "bulk_registration"  # importing registry files
+    REGISTRATION = "registration"  # registering households and people
+    CASE_MANAGEMENT = "case_management"  # reading and updating a case
+    HEALTH_ASSESSMENT = "health_assessment"  # disability / illness-based entitlements
     CORRECTION_HANDLING = "correction_handling"  # deciding correction requests
     DATA_SUBJECT_REQUEST = "data_subject_request"  # export for a person who asked in person
     DUPLICATE_REVIEW = "duplicate_review"
     APPEAL_REVIEW = "appeal_review"
     IDENTITY_VERIFICATION = "identity_verification"  # card-less redemption
-    PROGRAMME_DESIGN = "programme_design"        # aggregates only
+    PROGRAMME_DESIGN = "programme_design"  # aggregates only
     REDEMPTION = "redemption"
     AUDIT = "audit"
-    SELF_SERVICE = "self_service"                # a citizen looking at their own record
+    SELF_SERVICE = "self_service"  # a citizen looking at their own record
 
 
 ROLE_PURPOSES: dict[Role, frozenset[Purpose]] = {
     Role.ADMINISTRATOR: frozenset({Purpose.ADMINISTRATION, Purpose.BULK_REGISTRATION}),
-    Role.CASEWORKER: frozenset({
-        Purpose.REGISTRATION, Purpose.CASE_MANAGEMENT, Purpose.HEALTH_ASSESSMENT,
-        Purpose.CORRECTION_HANDLING, Purpose.DATA_SUBJECT_REQUEST, Purpose.DUPLICATE_REVIEW,
-        Purpose.APPEAL_REVIEW, Purpose.IDENTITY_VERIFICATION,
-    }),
+    Role.CASEWORKER: frozenset(
+        {
+            Purpose.REGISTRATION,
+            Purpose.CASE_MANAGEMENT,
+            Purpose.HEALTH_ASSESSMENT,
+            Purpose.CORRECTION_HANDLING,
+            Purpose.DATA_SUBJECT_REQUEST,
+            Purpose.DUPLICATE_REVIEW,
+            Purpose.APPEAL_REVIEW,
+            Purpose.IDENTITY_VERIFICATION,
+        }
+    ),
     Role.PROGRAMME_OFFICER: frozenset({Purpose.PROGRAMME_DESIGN}),
     Role.MERCHANT: frozenset({Purpose.REDEMPTION}),
     Role.AUDITOR: frozenset({Purpose.AUDIT}),
@@ -54,16 +61,26 @@ ROLE_PURPOSES: dict[Role, frozenset[Purpose]] = {
 
 # Health values are decrypted and shown only under these purposes (DESIGN red line 1).
 HEALTH_PURPOSES: frozenset[Purpose] = frozenset(
-    {Purpose.HEALTH_ASSESSMENT, Purpose.SELF_SERVICE, Purpose.BULK_REGISTRATION,
-     Purpose.DATA_SUBJECT_REQUEST}
+    {
+        Purpose.HEALTH_ASSESSMENT,
+        Purpose.SELF_SERVICE,
+        Purpose.BULK_REGISTRATION,
+        Purpose.DATA_SUBJECT_REQUEST,
+    }
 )
 
 # Purposes under which a person's record may be read or written at all.
 PERSONAL_DATA_PURPOSES: frozenset[Purpose] = frozenset(
     {
-        Purpose.BULK_REGISTRATION, Purpose.REGISTRATION, Purpose.CASE_MANAGEMENT,
-        Purpose.HEALTH_ASSESSMENT, Purpose.CORRECTION_HANDLING, Purpose.DATA_SUBJECT_REQUEST,
-        Purpose.DUPLICATE_REVIEW, Purpose.APPEAL_REVIEW, Purpose.IDENTITY_VERIFICATION,
+        Purpose.BULK_REGISTRATION,
+        Purpose.REGISTRATION,
+        Purpose.CASE_MANAGEMENT,
+        Purpose.HEALTH_ASSESSMENT,
+        Purpose.CORRECTION_HANDLING,
+        Purpose.DATA_SUBJECT_REQUEST,
+        Purpose.DUPLICATE_REVIEW,
+        Purpose.APPEAL_REVIEW,
+        Purpose.IDENTITY_VERIFICATION,
         Purpose.SELF_SERVICE,
     }
 )

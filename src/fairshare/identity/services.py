@@ -8,6 +8,8 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,9 +25,13 @@ from fairshare.registry.orm import people
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
 MIN_PASSWORD_LENGTH = 12
 _hasher = PasswordHasher()
+
+
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong
 # password and response times do not reveal which usernames exist.
-_DUMMY_HASH = _hasher.hash("dummy-password-for-timing")
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash("dummy-password-for-timing")
 
 
 @dataclass(frozen=True)
@@ -42,9 +48,10 @@ class LoginRefused(Unauthenticated):
     """Wrong credentials, or the account is locked; the message says which and until when."""
 
 
-def _user(row: object) -> User:
-    return User(row.id, row.username, row.display_name, Role(row.role), row.person_id,  # type: ignore[attr-defined]
-                bool(row.active))  # type: ignore[attr-defined]
+def _user(row: Any) -> User:
+    return User(
+        row.id, row.username, row.display_name, Role(row.role), row.person_id, bool(row.active)
+    )
 
 
 def create_user(
@@ -72,30 +79,47 @@ def create_user(
     if role == Role.CITIZEN and not person_id:
         problems.append({"field": "person_id", "reason": "a citizen account belongs to a person"})
     if problems:
-        raise InvalidInput("the user cannot be created: " + "; ".join(
-            f"{p['field']} {p['reason']}" for p in problems), errors=problems)
+        raise InvalidInput(
+            "the user cannot be created: "
+            + "; ".join(f"{p['field']} {p['reason']}" for p in problems),
+            errors=problems,
+        )
     with uow:
         taken = uow.connection.execute(
             select(users.c.id).where(users.c.username == username)
         ).first()
         if taken:
             raise Conflict(f"username {username!r} is taken; choose another")
-        if person_id is not None and uow.connection.execute(
-            select(people.c.id).where(people.c.id == person_id)
-        ).first() is None:
+        if (
+            person_id is not None
+            and uow.connection.execute(select(people.c.id).where(people.c.id == person_id)).first()
+            is None
+        ):
             raise NotFound(f"no person with id {person_id}; register the person first")
         user_id = str(uuid.uuid4())
-        uow.connection.execute(insert(users).values(
-            id=user_id, username=username, display_name=display_name or username,
-            role=Role(role).value, password_hash=_hasher.hash(password), person_id=person_id,
-            active=True, failed_logins=0, created_at=utc_now(),
-        ))
+        uow.connection.execute(
+            insert(users).values(
+                id=user_id,
+                username=username,
+                display_name=display_name or username,
+                role=Role(role).value,
+                password_hash=_hasher.hash(password),
+                person_id=person_id,
+                active=True,
+                failed_logins=0,
+                created_at=utc_now(),
+            )
+        )
         uow.commit()
     return User(user_id, username, display_name or username, Role(role), person_id, True)
 
 
 def authenticate(
-    uow: UnitOfWork, username: str, password: str, *, max_failures: int = 5,
+    uow: UnitOfWork,
+    username: str,
+    password: str,
+    *,
+    max_failures: int = 5,
     lockout: timedelta = timedelta(minutes=15),
 ) -> User:
     """Return the user for good credentials; raises LoginRefused otherwise.
@@ -107,7 +131,7 @@ def authenticate(
             select(users).where(users.c.username == username.strip().lower())
         ).first()
         if row is None or not row.active:
-            _verify(_DUMMY_HASH, password)
+            _verify(_dummy_hash(), password)
             raise LoginRefused("wrong username or password")
         now = utc_now()
         if row.locked_until is not None and as_utc(row.locked_until) > now:
@@ -126,8 +150,7 @@ def authenticate(
             raise LoginRefused("wrong username or password")
         if row.failed_logins or row.locked_until is not None:
             uow.connection.execute(
-                update(users).where(users.c.id == row.id).values(failed_logins=0,
-                                                                   locked_until=None)
+                update(users).where(users.c.id == row.id).values(failed_logins=0, locked_until=None)
             )
         uow.commit()
         return _user(row)
@@ -149,10 +172,16 @@ def issue_token(uow: UnitOfWork, user: User, lifetime: timedelta, label: str = "
     token = secrets.token_urlsafe(32)
     now = utc_now()
     with uow:
-        uow.connection.execute(insert(api_tokens).values(
-            id=str(uuid.uuid4()), token_hash=_digest(token), user_id=user.id, label=label[:80],
-            created_at=now, expires_at=now + lifetime,
-        ))
+        uow.connection.execute(
+            insert(api_tokens).values(
+                id=str(uuid.uuid4()),
+                token_hash=_digest(token),
+                user_id=user.id,
+                label=label[:80],
+                created_at=now,
+                expires_at=now + lifetime,
+            )
+        )
         uow.commit()
     return token
 
@@ -175,7 +204,8 @@ def resolve_token(uow: UnitOfWork, token: str) -> User:
 def revoke_token(uow: UnitOfWork, token: str) -> None:
     with uow:
         uow.connection.execute(
-            update(api_tokens).where(api_tokens.c.token_hash == _digest(token))
+            update(api_tokens)
+            .where(api_tokens.c.token_hash == _digest(token))
             .values(revoked_at=utc_now())
         )
         uow.commit()
@@ -190,5 +220,3 @@ def find_user(uow: UnitOfWork, username: str) -> User | None:
     with uow:
         row = uow.connection.execute(select(users).where(users.c.username == username)).first()
     return None if row is None else _user(row)
-
-

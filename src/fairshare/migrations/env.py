@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from fairshare.tables import metadata
 from fairshare.db import make_engine
+from fairshare.tables import metadata
 
 config = context.config
 

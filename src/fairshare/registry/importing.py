@@ -25,9 +25,15 @@ from fairshare.audit import services as audit
 from fairshare.audit.model import AccessRequest, Tag, utc_now
 from fairshare.catalogue import services as catalogue_services
 from fairshare.catalogue.model import (
-    CORE_HOUSEHOLD_COLUMNS, CORE_PERSON_COLUMNS, TRUE_WORDS, Catalogue, Entity,
-    FieldValueError, clean_text,
+    CORE_HOUSEHOLD_COLUMNS,
+    CORE_PERSON_COLUMNS,
+    TRUE_WORDS,
+    Catalogue,
+    Entity,
+    FieldValueError,
+    clean_text,
 )
+from fairshare.catalogue.redline import check_field
 from fairshare.db import UnitOfWork
 from fairshare.errors import InvalidInput
 from fairshare.identity.guard import authorize
@@ -73,8 +79,10 @@ class ImportRejected(InvalidInput):
             f"{rows_with_errors} of {rows} rows are invalid, so nothing was imported. "
             f"First problems: {shown}. Fix them, or import with --skip-invalid to import the "
             "valid rows and write the rejected ones to a file.",
-            errors=[{"row": e.row, "field": e.field, "reason": e.reason}
-                    for e in errors[:MAX_REPORTED_ERRORS]],
+            errors=[
+                {"row": e.row, "field": e.field, "reason": e.reason}
+                for e in errors[:MAX_REPORTED_ERRORS]
+            ],
         )
         self.row_errors = errors
 
@@ -96,13 +104,16 @@ def read_table(path: Path, column_map: dict[str, str] | None = None) -> pa.Table
                 convert_options=pacsv.ConvertOptions(
                     column_types={name.strip('"'): pa.string() for name in header},
                     strings_can_be_null=True,
+                    # Only an empty cell is missing: "NA", "null", "N/A" are kept as text,
+                    # as they are from Parquet (pyarrow's defaults would drop them).
+                    null_values=[""],
                 ),
             )
         elif suffix in (".parquet", ".pq"):
             table = pq.read_table(path)
-            table = pa.table({
-                name: table.column(name).cast(pa.string()) for name in table.column_names
-            })
+            table = pa.table(
+                {name: table.column(name).cast(pa.string()) for name in table.column_names}
+            )
         else:
             raise InvalidInput(f"{path.name}: use a .csv or .parquet file")
     except (pa.ArrowInvalid, UnicodeDecodeError, OSError) as error:
@@ -123,17 +134,29 @@ class Importer:
         self.cipher = cipher
 
     def import_table(
-        self, actor: Actor, table: pa.Table, *, skip_invalid: bool = False,
-        rejected_path: Path | None = None, dry_run: bool = False,
-        progress: Progress | None = None, source: str = "file",
+        self,
+        actor: Actor,
+        table: pa.Table,
+        *,
+        skip_invalid: bool = False,
+        rejected_path: Path | None = None,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+        source: str = "file",
     ) -> ImportReport:
         """Import rows; returns the report.
 
         Raises ImportRejected (invalid rows and not skip_invalid), InvalidInput (unknown
         columns, empty file), PurposeNotAllowed. Nothing is written when it raises.
         """
-        authorize(self.uow, actor, frozenset({Purpose.BULK_REGISTRATION, Purpose.REGISTRATION}),
-                  "import", source, Tag.REGISTRY_IMPORT_CREATE)
+        authorize(
+            self.uow,
+            actor,
+            frozenset({Purpose.BULK_REGISTRATION, Purpose.REGISTRATION}),
+            "import",
+            source,
+            Tag.REGISTRY_IMPORT_CREATE,
+        )
         progress = progress or (lambda _stage, _done, _total: None)
         rows = table.num_rows
         if rows == 0:
@@ -146,9 +169,12 @@ class Importer:
             plan.run(progress)
             self._check_existing(plan)
             bad_rows = plan.rejected_rows()
-            report = ImportReport(rows=rows, errors=sorted(plan.errors,
-                                                            key=lambda e: (e.row, e.field)),
-                                  rejected_rows=len(bad_rows), dry_run=dry_run)
+            report = ImportReport(
+                rows=rows,
+                errors=sorted(plan.errors, key=lambda e: (e.row, e.field)),
+                rejected_rows=len(bad_rows),
+                dry_run=dry_run,
+            )
             if bad_rows and not skip_invalid:
                 raise ImportRejected(report.errors, len(bad_rows), rows)
             if bad_rows and rejected_path is not None:
@@ -156,11 +182,11 @@ class Importer:
                 report.rejected_path = rejected_path
             if dry_run:
                 report.people = rows - len(bad_rows)
-                report.households = len({plan.household_key(i) for i in range(rows)
-                                         if i not in bad_rows})
+                report.households = len(
+                    {plan.household_key(i) for i in range(rows) if i not in bad_rows}
+                )
                 return report
-            report.people, report.households = self._write(actor, plan, bad_rows, progress,
-                                                           source)
+            report.people, report.households = self._write(actor, plan, bad_rows, progress, source)
             self.uow.commit()
         return report
 
@@ -176,13 +202,16 @@ class Importer:
                 columns[name] = Entity.HOUSEHOLD
             else:
                 unknown.append(name)
+        for name in unknown:
+            check_field(name)  # a refused category is named as such, not merely "unknown"
         if unknown:
             raise InvalidInput(
                 f"column(s) not declared in the data catalogue: {', '.join(sorted(unknown))}. "
                 "Map them to declared fields (--map source=field), drop them, or have an "
                 "administrator declare them; nothing was imported.",
-                errors=[{"field": n, "reason": "not declared in the data catalogue"}
-                        for n in unknown],
+                errors=[
+                    {"field": n, "reason": "not declared in the data catalogue"} for n in unknown
+                ],
             )
         missing = [d.name for d in catalogue.fields.values() if d.required and d.name not in names]
         if missing:
@@ -204,17 +233,26 @@ class Importer:
             wanted = sorted({v for v in values if v})
             existing: set[str] = set()
             for start in range(0, len(wanted), 500):
-                chunk = wanted[start:start + 500]
-                existing.update(r[0] for r in self.uow.connection.execute(
-                    select(table_column).where(table_column.in_(chunk))))
+                chunk = wanted[start : start + 500]
+                existing.update(
+                    r[0]
+                    for r in self.uow.connection.execute(
+                        select(table_column).where(table_column.in_(chunk))
+                    )
+                )
             if existing:
                 for index, value in enumerate(values):
                     if value in existing:
-                        plan.error(index, column, f"{what} reference {value!r} is already "
-                                   "registered (was this file imported before?)")
+                        plan.error(
+                            index,
+                            column,
+                            f"{what} reference {value!r} is already "
+                            "registered (was this file imported before?)",
+                        )
 
-    def _write(self, actor: Actor, plan: _Validation, bad_rows: set[int], progress: Progress,
-               source: str) -> tuple[int, int]:
+    def _write(
+        self, actor: Actor, plan: _Validation, bad_rows: set[int], progress: Progress, source: str
+    ) -> tuple[int, int]:
         now = utc_now()
         catalogue = plan.catalogue
         household_ids: dict[str, str] = {}
@@ -236,15 +274,31 @@ class Importer:
                 household_id = household_ids[key] = str(uuid.uuid4())
                 values = plan.values(index, Entity.HOUSEHOLD)
                 core = {n: values.get(n) for n in CORE_HOUSEHOLD_COLUMNS}
-                extra = {n: catalogue.get(Entity.HOUSEHOLD, n).to_storage(v)  # type: ignore[union-attr]
-                         for n, v in values.items() if n not in CORE_HOUSEHOLD_COLUMNS}
-                household_rows.append({
-                    "id": household_id, "household_ref": plan.cell(HOUSEHOLD_REF, index),
-                    "extra": json.dumps(extra), "created_at": now, "updated_at": now,
-                    "version": 1, **core})
-                log.append(AccessRequest(*who, Tag.REGISTRY_HOUSEHOLD_CREATE, "household",
-                                         household_id, tuple(n for n, v in values.items()
-                                                             if v is not None)))
+                extra = {
+                    n: catalogue.require(Entity.HOUSEHOLD, n).to_storage(v)
+                    for n, v in values.items()
+                    if n not in CORE_HOUSEHOLD_COLUMNS
+                }
+                household_rows.append(
+                    {
+                        "id": household_id,
+                        "household_ref": plan.cell(HOUSEHOLD_REF, index),
+                        "extra": json.dumps(extra),
+                        "created_at": now,
+                        "updated_at": now,
+                        "version": 1,
+                        **core,
+                    }
+                )
+                log.append(
+                    AccessRequest(
+                        *who,
+                        Tag.REGISTRY_HOUSEHOLD_CREATE,
+                        "household",
+                        household_id,
+                        tuple(n for n, v in values.items() if v is not None),
+                    )
+                )
             person_id = str(uuid.uuid4())
             values = plan.values(index, Entity.PERSON)
             core = {n: values.get(n) for n in CORE_PERSON_COLUMNS}
@@ -254,45 +308,80 @@ class Importer:
                 assert definition is not None
                 if definition.is_health:
                     if value is not None:
-                        health_rows.append({"person_id": person_id, "field": name,
-                                            "sealed": self.cipher.seal(
-                                                json.dumps(definition.to_storage(value)),
-                                                f"{person_id}:{name}")})
+                        health_rows.append(
+                            {
+                                "person_id": person_id,
+                                "field": name,
+                                "sealed": self.cipher.seal(
+                                    json.dumps(definition.to_storage(value)), f"{person_id}:{name}"
+                                ),
+                            }
+                        )
                 elif name not in CORE_PERSON_COLUMNS:
                     extra[name] = definition.to_storage(value)
-            person_rows.append({
-                "id": person_id, "record_ref": plan.cell(RECORD_REF, index),
-                "name_key": name_key(values.get("given_names"), values.get("family_names")),
-                "household_id": household_id, "extra": json.dumps(extra, ensure_ascii=False),
-                "created_at": now, "updated_at": now, "version": 1, **core})
+            person_rows.append(
+                {
+                    "id": person_id,
+                    "record_ref": plan.cell(RECORD_REF, index),
+                    "name_key": name_key(values.get("given_names"), values.get("family_names")),
+                    "household_id": household_id,
+                    "extra": json.dumps(extra, ensure_ascii=False),
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                    **core,
+                }
+            )
             if plan.consent(index):
-                consent_rows.append({
-                    "id": str(uuid.uuid4()), "person_id": person_id, "scope": HEALTH_SCOPE,
-                    "method": f"recorded in import {source}"[:80], "granted_at": now,
-                    "granted_by": actor.username})
+                consent_rows.append(
+                    {
+                        "id": str(uuid.uuid4()),
+                        "person_id": person_id,
+                        "scope": HEALTH_SCOPE,
+                        "method": f"recorded in import {source}"[:80],
+                        "granted_at": now,
+                        "granted_by": actor.username,
+                    }
+                )
             if values.get("monthly_income") is not None:
-                income_rows.append({"person_id": person_id,
-                                    "monthly_income": values["monthly_income"],
-                                    "effective_from": now.date(), "recorded_at": now,
-                                    "recorded_by": actor.username})
-            log.append(AccessRequest(*who, Tag.REGISTRY_PERSON_CREATE, "person", person_id,
-                                     tuple(n for n, v in values.items() if v is not None)))
+                income_rows.append(
+                    {
+                        "person_id": person_id,
+                        "monthly_income": values["monthly_income"],
+                        "effective_from": now.date(),
+                        "recorded_at": now,
+                        "recorded_by": actor.username,
+                    }
+                )
+            log.append(
+                AccessRequest(
+                    *who,
+                    Tag.REGISTRY_PERSON_CREATE,
+                    "person",
+                    person_id,
+                    tuple(n for n, v in values.items() if v is not None),
+                )
+            )
             done += 1
             if len(person_rows) >= BATCH_SIZE:
                 self._flush(household_rows, person_rows, health_rows, consent_rows, income_rows)
                 progress("import", done, total)
         self._flush(household_rows, person_rows, health_rows, consent_rows, income_rows)
         progress("import", done, total)
-        log.append(AccessRequest(*who, Tag.REGISTRY_IMPORT_CREATE, "import", source[:64],
-                                 tuple(sorted(plan.columns))))
+        log.append(
+            AccessRequest(
+                *who, Tag.REGISTRY_IMPORT_CREATE, "import", source[:64], tuple(sorted(plan.columns))
+            )
+        )
         for start in range(0, len(log), BATCH_SIZE * 4):
-            audit.record(self.uow, log[start:start + BATCH_SIZE * 4])
+            audit.record(self.uow, log[start : start + BATCH_SIZE * 4])
             progress("access log", min(start + BATCH_SIZE * 4, len(log)), len(log))
         return done, len(household_ids)
 
     def _flush(self, *batches: list[dict[str, Any]]) -> None:
-        for table, batch in zip((households, people, health_values, consents, income_records),
-                                batches, strict=True):
+        for table, batch in zip(
+            (households, people, health_values, consents, income_records), batches, strict=True
+        ):
             if batch:
                 self.uow.connection.execute(insert(table), batch)
                 batch.clear()
@@ -301,8 +390,13 @@ class Importer:
 class _Validation:
     """Parses every cell through the catalogue and checks the rows against each other."""
 
-    def __init__(self, catalogue: Catalogue, data: dict[str, list[Any]], rows: int,
-                 columns: dict[str, Entity]) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        data: dict[str, list[Any]],
+        rows: int,
+        columns: dict[str, Entity],
+    ) -> None:
         self.catalogue = catalogue
         self.data = data
         self.rows = rows
@@ -331,8 +425,7 @@ class _Validation:
         return raw is not None and str(raw).strip().lower() in TRUE_WORDS
 
     def values(self, index: int, entity: Entity) -> dict[str, Any]:
-        return {name: self.parsed[name][index] for name, e in self.columns.items()
-                if e is entity}
+        return {name: self.parsed[name][index] for name, e in self.columns.items() if e is entity}
 
     def run(self, progress: Progress) -> None:
         for number, (name, entity) in enumerate(self.columns.items(), start=1):
@@ -373,13 +466,18 @@ class _Validation:
                 if value is None:
                     continue
                 if value in first:
-                    self.error(index, RECORD_REF, f"repeats the reference of row {first[value] + 1}")
+                    self.error(
+                        index, RECORD_REF, f"repeats the reference of row {first[value] + 1}"
+                    )
                 else:
                     first[value] = index
 
     def _check_consent(self) -> None:
-        health = [n for n, e in self.columns.items()
-                  if e is Entity.PERSON and self.catalogue.get(e, n).is_health]  # type: ignore[union-attr]
+        health = [
+            n
+            for n, e in self.columns.items()
+            if e is Entity.PERSON and self.catalogue.require(e, n).is_health
+        ]
         if not health:
             return
         for index in range(self.rows):
@@ -387,8 +485,12 @@ class _Validation:
                 continue
             for name in health:
                 if self.parsed[name][index] is not None:
-                    self.error(index, name, "health values need health_consent=true (the "
-                               "person's recorded consent); leave the value empty otherwise")
+                    self.error(
+                        index,
+                        name,
+                        "health values need health_consent=true (the "
+                        "person's recorded consent); leave the value empty otherwise",
+                    )
 
     def _check_households(self) -> None:
         members: dict[str, list[int]] = defaultdict(list)
@@ -401,33 +503,49 @@ class _Validation:
             for index in indexes[1:]:
                 for name in household_columns:
                     if self.parsed[name][index] != self.parsed[name][first]:
-                        self.error(index, name, f"differs from row {first + 1} of the same "
-                                   f"household ({key}); household fields must agree")
+                        self.error(
+                            index,
+                            name,
+                            f"differs from row {first + 1} of the same "
+                            f"household ({key}); household fields must agree",
+                        )
             if not has_relationship:
                 continue
             heads = [i for i in indexes if self.parsed["relationship_to_head"][i] == "head"]
             if not heads:
                 for index in indexes:
-                    self.error(index, "relationship_to_head",
-                               f"household {key} has no member whose relationship is 'head'")
+                    self.error(
+                        index,
+                        "relationship_to_head",
+                        f"household {key} has no member whose relationship is 'head'",
+                    )
             for extra in heads[1:]:
-                self.error(extra, "relationship_to_head",
-                           f"household {key} already has a head (row {heads[0] + 1})")
+                self.error(
+                    extra,
+                    "relationship_to_head",
+                    f"household {key} already has a head (row {heads[0] + 1})",
+                )
         # A household whose head row is rejected cannot be imported without it.
-        for key, indexes in members.items():
+        for indexes in members.values():
             if any(i in self._bad for i in indexes) and has_relationship:
-                head_bad = any(i in self._bad and self.parsed["relationship_to_head"][i] == "head"
-                               for i in indexes)
+                head_bad = any(
+                    i in self._bad and self.parsed["relationship_to_head"][i] == "head"
+                    for i in indexes
+                )
                 if head_bad:
                     for index in indexes:
                         if index not in self._bad:
-                            self.error(index, HOUSEHOLD_REF,
-                                       "the household's head row is invalid, so the household "
-                                       "cannot be imported")
+                            self.error(
+                                index,
+                                HOUSEHOLD_REF,
+                                "the household's head row is invalid, so the household "
+                                "cannot be imported",
+                            )
 
 
-def _write_rejected(path: Path, table: pa.Table, bad_rows: set[int], errors: list[RowError]
-                    ) -> None:
+def _write_rejected(
+    path: Path, table: pa.Table, bad_rows: set[int], errors: list[RowError]
+) -> None:
     by_row: dict[int, list[str]] = defaultdict(list)
     for error in errors:
         by_row[error.row - 1].append(f"{error.field}: {error.reason}")

@@ -75,8 +75,11 @@ class Change:
 
 def changes_between(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     """The fields whose value differs, in name order; fields absent from `new` are untouched."""
-    return [Change(name, old.get(name), value) for name, value in sorted(new.items())
-            if old.get(name) != value]
+    return [
+        Change(name, old.get(name), value)
+        for name, value in sorted(new.items())
+        if old.get(name) != value
+    ]
 
 
 def require_reason(reason: str | None) -> str:
@@ -84,8 +87,9 @@ def require_reason(reason: str | None) -> str:
     try:
         text = clean_text(reason or "", max_length=MAX_REASON_LENGTH)
     except FieldValueError as error:
-        raise InvalidInput(f"reason {error}", errors=[{"field": "reason", "reason": str(error)}]
-                           ) from None
+        raise InvalidInput(
+            f"reason {error}", errors=[{"field": "reason", "reason": str(error)}]
+        ) from None
     if len(text) < 3:
         raise InvalidInput(
             "say why the record is changed (a reason of at least 3 characters)",

@@ -4,7 +4,16 @@ health values are sealed (AES-256-GCM) in `health_values`, never stored in the c
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Integer, Numeric, String, Table,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Table,
     Text,
 )
 
@@ -62,8 +71,9 @@ health_values = Table(
 income_records = Table(
     "income_records",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("person_id", String(36), ForeignKey("people.id"), nullable=False, index=True),
     Column("monthly_income", Numeric(14, 2), nullable=False),
     Column("effective_from", Date, nullable=False),
@@ -87,8 +97,9 @@ consents = Table(
 record_changes = Table(
     "record_changes",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("subject_type", String(20), nullable=False),
     Column("subject_id", String(36), nullable=False, index=True),
     Column("field", String(63), nullable=False),

@@ -24,8 +24,9 @@ def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     The real argon2 code still runs, with the lowest cost it accepts. The e2e tests keep the
     production parameters.
     """
-    monkeypatch.setattr(identity, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr(
+        identity, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
 
 
 @pytest.fixture
@@ -36,8 +37,7 @@ def client(services: Services) -> Iterator[TestClient]:
 
 
 def log_in(client: TestClient, username: str, password: str = PASSWORD) -> Headers:
-    response = client.post("/api/v1/auth/token",
-                           data={"username": username, "password": password})
+    response = client.post("/api/v1/auth/token", data={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -49,8 +49,12 @@ UserFactory = Callable[..., Headers]
 def user(services: Services, client: TestClient) -> UserFactory:
     """Create a user with a role, log in over HTTP, and return the Authorization header."""
 
-    def make(role: Role, username: str | None = None, person_id: str | None = None,
-             purpose: str | None = None) -> Headers:
+    def make(
+        role: Role,
+        username: str | None = None,
+        person_id: str | None = None,
+        purpose: str | None = None,
+    ) -> Headers:
         name = username or f"{role.value.replace('_', '-')}.user"
         identity.create_user(services.uow(), name, PASSWORD, role, person_id=person_id)
         headers = log_in(client, name)

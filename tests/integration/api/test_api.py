@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,24 +17,40 @@ from tests.integration.api.conftest import PASSWORD, Headers, UserFactory
 
 PROBLEM = "application/problem+json"
 HOUSEHOLD = {"region": "Sierra Central", "address": "Calle Los Álamos 12"}
-CUSTOM_FIELD = {"name": "school_meals", "label": "Receives school meals", "type": "boolean",
-                "purpose": "avoid paying the same food basket twice"}
-CSV_HEADER = ("record_ref,household_ref,region,address,given_names,family_names,date_of_birth,"
-              "sex,relationship_to_head,monthly_income")
+CUSTOM_FIELD = {
+    "name": "school_meals",
+    "label": "Receives school meals",
+    "type": "boolean",
+    "purpose": "avoid paying the same food basket twice",
+}
+CSV_HEADER = (
+    "record_ref,household_ref,region,address,given_names,family_names,date_of_birth,"
+    "sex,relationship_to_head,monthly_income"
+)
 
 
 def head(**overrides: Any) -> dict[str, Any]:
-    fields = {"given_names": "María José", "family_names": "Pérez Quispe",
-              "date_of_birth": "1958-07-21", "sex": "female", "relationship_to_head": "head",
-              "monthly_income": "85.50", "national_id": "10203040"}
+    fields = {
+        "given_names": "María José",
+        "family_names": "Pérez Quispe",
+        "date_of_birth": "1958-07-21",
+        "sex": "female",
+        "relationship_to_head": "head",
+        "monthly_income": "85.50",
+        "national_id": "10203040",
+    }
     fields.update(overrides)
     return {"fields": fields}
 
 
 def child(**overrides: Any) -> dict[str, Any]:
-    fields = {"given_names": "Lucía", "family_names": "Pérez Quispe",
-              "date_of_birth": "2019-02-03", "sex": "female",
-              "relationship_to_head": "grandchild"}
+    fields = {
+        "given_names": "Lucía",
+        "family_names": "Pérez Quispe",
+        "date_of_birth": "2019-02-03",
+        "sex": "female",
+        "relationship_to_head": "grandchild",
+    }
     fields.update(overrides)
     return {"fields": fields}
 
@@ -61,18 +78,26 @@ def assert_problem(response: Response, status: int) -> dict[str, Any]:
     return body
 
 
-def register(client: TestClient, caseworker: Headers, body: dict[str, Any] | None = None
-             ) -> dict[str, Any]:
-    response = client.post("/api/v1/households", json=body or household(),
-                           headers=as_purpose(caseworker, "registration"))
+def register(
+    client: TestClient, caseworker: Headers, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response = client.post(
+        "/api/v1/households",
+        json=body or household(),
+        headers=as_purpose(caseworker, "registration"),
+    )
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
 
 
 def upload(client: TestClient, headers: Headers, rows: list[str], **form: str) -> Response:
     content = "\n".join([CSV_HEADER, *rows]) + "\n"
-    return client.post("/api/v1/imports", headers=as_purpose(headers, "bulk_registration"),
-                       files={"file": ("people.csv", content.encode(), "text/csv")}, data=form)
+    return client.post(
+        "/api/v1/imports",
+        headers=as_purpose(headers, "bulk_registration"),
+        files={"file": ("people.csv", content.encode(), "text/csv")},
+        data=form,
+    )
 
 
 GOOD_ROWS = [
@@ -96,8 +121,9 @@ def test_login_gives_a_bearer_token(client: TestClient, user: UserFactory) -> No
 def test_wrong_password_is_401_problem(client: TestClient, user: UserFactory) -> None:
     """A wrong password is a 401 problem+json that does not say which part was wrong."""
     user(Role.CASEWORKER, "ana.caseworker")
-    response = client.post("/api/v1/auth/token",
-                           data={"username": "ana.caseworker", "password": "wrong password!"})
+    response = client.post(
+        "/api/v1/auth/token", data={"username": "ana.caseworker", "password": "wrong password!"}
+    )
     body = assert_problem(response, 401)
     assert body["detail"] == "wrong username or password"
     assert response.headers["www-authenticate"] == "Bearer"
@@ -107,11 +133,13 @@ def test_five_wrong_passwords_lock_the_account(client: TestClient, user: UserFac
     """After five wrong passwords even the right one is refused, with a message about the lock."""
     user(Role.CASEWORKER, "ana.caseworker")
     for _ in range(5):
-        response = client.post("/api/v1/auth/token",
-                               data={"username": "ana.caseworker", "password": "guess " * 3})
+        response = client.post(
+            "/api/v1/auth/token", data={"username": "ana.caseworker", "password": "guess " * 3}
+        )
         assert_problem(response, 401)
-    response = client.post("/api/v1/auth/token",
-                           data={"username": "ana.caseworker", "password": PASSWORD})
+    response = client.post(
+        "/api/v1/auth/token", data={"username": "ana.caseworker", "password": PASSWORD}
+    )
     body = assert_problem(response, 401)
     assert "locked" in body["detail"]
     assert "access_token" not in body
@@ -130,9 +158,12 @@ def test_unknown_token_is_401(client: TestClient) -> None:
     assert_problem(response, 401)
 
 
-def test_logout_revokes_the_token(client: TestClient, user: UserFactory) -> None:
-    """After logging out, the same token no longer works."""
-    headers = user(Role.CASEWORKER)
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer"])
+def test_logout_revokes_the_token(client: TestClient, user: UserFactory, scheme: str) -> None:
+    """After logging out, the same token no longer works, however the scheme is spelled."""
+    token = user(Role.CASEWORKER)["Authorization"].split()[1]
+    headers = {"Authorization": f"{scheme} {token}"}
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
     assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
     assert_problem(client.get("/api/v1/auth/me", headers=headers), 401)
 
@@ -145,8 +176,7 @@ def test_catalogue_is_public_with_purposes(client: TestClient) -> None:
     response = client.get("/api/v1/catalogue/fields")
     assert response.status_code == 200
     fields = {f["name"]: f for f in response.json()}
-    assert {"given_names", "date_of_birth", "monthly_income", "disability", "region"} <= set(
-        fields)
+    assert {"given_names", "date_of_birth", "monthly_income", "disability", "region"} <= set(fields)
     assert fields["monthly_income"]["purpose"] == "means test"
     assert fields["disability"]["sensitivity"] == "health"
     assert all(f["purpose"] and f["core"] for f in fields.values())
@@ -165,13 +195,35 @@ def test_administrator_declares_a_custom_field(client: TestClient, user: UserFac
 @pytest.mark.parametrize(
     ("definition", "category", "label"),
     [
-        ({"name": "partido_politico", "label": "Partido", "type": "text", "purpose": "x"},
-         "party_membership", "party membership"),
-        ({"name": "household_group", "label": "Group", "type": "enumeration",
-          "purpose": "targeting", "choices": ["catholic", "other"]},
-         "religion", "religion"),
+        (
+            {
+                "name": "partido_politico",
+                "label": "Partido",
+                "type": "text",
+                "purpose": "targeting",
+            },
+            "party_membership",
+            "party membership",
+        ),
+        (
+            {
+                "name": "household_group",
+                "label": "Group",
+                "type": "enumeration",
+                "purpose": "targeting",
+                "choices": ["catholic", "other"],
+            },
+            "religion",
+            "religion",
+        ),
+        pytest.param(
+            {"name": "partido_politico", "label": "Partido", "type": "text", "purpose": "x"},
+            "party_membership",
+            "party membership",
+            id="name-and-malformed",
+        ),
     ],
-    ids=["name", "choice"],
+    ids=["name", "choice", "name-and-malformed"],
 )
 def test_red_line_field_is_refused_and_not_stored(
     client: TestClient, user: UserFactory, definition: dict[str, Any], category: str, label: str
@@ -187,8 +239,9 @@ def test_red_line_field_is_refused_and_not_stored(
     assert definition["name"] not in names
 
 
-def test_only_administrators_declare_fields(client: TestClient, user: UserFactory,
-                                            services: Services) -> None:
+def test_only_administrators_declare_fields(
+    client: TestClient, user: UserFactory, services: Services
+) -> None:
     """A caseworker cannot declare a field (403), and nothing is stored."""
     caseworker = user(Role.CASEWORKER, purpose="registration")
     response = client.post("/api/v1/catalogue/fields", json=CUSTOM_FIELD, headers=caseworker)
@@ -200,8 +253,9 @@ def test_only_administrators_declare_fields(client: TestClient, user: UserFactor
 # ---- registry -------------------------------------------------------------------------------
 
 
-def test_caseworker_registers_a_household(client: TestClient, user: UserFactory,
-                                          services: Services) -> None:
+def test_caseworker_registers_a_household(
+    client: TestClient, user: UserFactory, services: Services
+) -> None:
     """Registering a household with members is a 201 holding the household and its members."""
     caseworker = user(Role.CASEWORKER)
     before = count(services, people)
@@ -212,8 +266,7 @@ def test_caseworker_registers_a_household(client: TestClient, user: UserFactory,
     assert count(services, people) == before + 2
 
 
-def test_missing_purpose_is_400_naming_the_purposes(client: TestClient,
-                                                     user: UserFactory) -> None:
+def test_missing_purpose_is_400_naming_the_purposes(client: TestClient, user: UserFactory) -> None:
     """A caseworker who does not say why gets a 400 listing the valid purposes."""
     caseworker = user(Role.CASEWORKER)
     response = client.post("/api/v1/households", json=household(), headers=caseworker)
@@ -222,51 +275,58 @@ def test_missing_purpose_is_400_naming_the_purposes(client: TestClient,
     assert "case_management" in body["detail"]
 
 
-def test_purpose_outside_role_is_403_and_logged(client: TestClient, user: UserFactory,
-                                                services: Services) -> None:
+def test_purpose_outside_role_is_403_and_logged(
+    client: TestClient, user: UserFactory, services: Services
+) -> None:
     """A purpose the role does not hold is refused (403) and the refusal is in the access log."""
     caseworker = user(Role.CASEWORKER, "ana.caseworker")
     auditor = user(Role.AUDITOR)
     before = count(services, households)
-    response = client.post("/api/v1/households", json=household(),
-                           headers=as_purpose(caseworker, "audit"))
+    response = client.post(
+        "/api/v1/households", json=household(), headers=as_purpose(caseworker, "audit")
+    )
     body = assert_problem(response, 403)
     assert "audit" in body["detail"]
     assert count(services, households) == before
-    entries = client.get("/api/v1/audit/entries",
-                         params={"outcome": "denied", "actor": "ana.caseworker"}, headers=auditor)
+    entries = client.get(
+        "/api/v1/audit/entries",
+        params={"outcome": "denied", "actor": "ana.caseworker"},
+        headers=auditor,
+    )
     assert entries.status_code == 200, entries.text
     assert [(e["purpose"], e["outcome"], e["role"]) for e in entries.json()] == [
-        ("audit", "denied", "caseworker")]
+        ("audit", "denied", "caseworker")
+    ]
 
 
-def test_search_needs_a_criterion_and_finds_people(client: TestClient,
-                                                   user: UserFactory) -> None:
+def test_search_needs_a_criterion_and_finds_people(client: TestClient, user: UserFactory) -> None:
     """Search without a criterion is a 422; with a name it finds the person, accents aside."""
     caseworker = as_purpose(user(Role.CASEWORKER), "case_management")
     created = register(client, caseworker)
     body = assert_problem(client.get("/api/v1/people", headers=caseworker), 422)
     assert body["errors"][0]["field"] == "name"
-    found = client.get("/api/v1/people", params={"name": "perez quispe maria"},
-                       headers=caseworker)
+    found = client.get("/api/v1/people", params={"name": "perez quispe maria"}, headers=caseworker)
     assert found.status_code == 200
     assert found.json()["count"] == 1
     assert found.json()["data"][0]["id"] == created["members"][0]["id"]
 
 
-def test_health_values_shown_only_under_health_assessment(client: TestClient,
-                                                          user: UserFactory) -> None:
+def test_health_values_shown_only_under_health_assessment(
+    client: TestClient, user: UserFactory
+) -> None:
     """Case management sees no health values; health assessment does."""
     caseworker = user(Role.CASEWORKER)
     body = household({**head(disability="visual"), "health_consent": True})
     person_id = register(client, caseworker, body)["members"][0]["id"]
-    case = client.get(f"/api/v1/people/{person_id}",
-                      headers=as_purpose(caseworker, "case_management"))
+    case = client.get(
+        f"/api/v1/people/{person_id}", headers=as_purpose(caseworker, "case_management")
+    )
     assert case.status_code == 200
     assert case.json()["health"] == {}
     assert "disability" not in case.json()["fields"]
-    health = client.get(f"/api/v1/people/{person_id}",
-                        headers=as_purpose(caseworker, "health_assessment"))
+    health = client.get(
+        f"/api/v1/people/{person_id}", headers=as_purpose(caseworker, "health_assessment")
+    )
     assert health.json()["health"] == {"disability": "visual"}
 
 
@@ -274,15 +334,20 @@ def test_update_with_reason_records_history(client: TestClient, user: UserFactor
     """A PATCH with a reason changes the record and writes old value, new value and reason."""
     caseworker = as_purpose(user(Role.CASEWORKER, "luis.caseworker"), "case_management")
     person_id = register(client, caseworker)["members"][0]["id"]
-    response = client.patch(f"/api/v1/people/{person_id}", headers=caseworker,
-                            json={"fields": {"monthly_income": "90"}, "reason": "new payslip"})
+    response = client.patch(
+        f"/api/v1/people/{person_id}",
+        headers=caseworker,
+        json={"fields": {"monthly_income": "90"}, "reason": "new payslip"},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["version"] == 2
     history = client.get(f"/api/v1/people/{person_id}/history", headers=caseworker).json()
     assert [(h["field"], h["old"], h["new"], h["actor"], h["reason"]) for h in history] == [
-        ("monthly_income", "85.50", "90.00", "luis.caseworker", "new payslip")]
-    missing = client.patch(f"/api/v1/people/{person_id}", headers=caseworker,
-                           json={"fields": {"monthly_income": "95"}})
+        ("monthly_income", "85.50", "90.00", "luis.caseworker", "new payslip")
+    ]
+    missing = client.patch(
+        f"/api/v1/people/{person_id}", headers=caseworker, json={"fields": {"monthly_income": "95"}}
+    )
     assert_problem(missing, 422)
 
 
@@ -297,11 +362,22 @@ def test_update_with_reason_records_history(client: TestClient, user: UserFactor
         (household(head(favourite_colour="blue")), "favourite_colour", "not declared"),
         ({**household(), "colour": "blue"}, "colour", "xtra"),
     ],
-    ids=["future-birth", "control-char", "oversize", "wrong-type", "wrong-json-type",
-         "unknown-field", "unknown-attribute"],
+    ids=[
+        "future-birth",
+        "control-char",
+        "oversize",
+        "wrong-type",
+        "wrong-json-type",
+        "unknown-field",
+        "unknown-attribute",
+    ],
 )
 def test_bad_input_names_the_field_and_stores_nothing(
-    client: TestClient, user: UserFactory, services: Services, body: dict[str, Any], field: str,
+    client: TestClient,
+    user: UserFactory,
+    services: Services,
+    body: dict[str, Any],
+    field: str,
     fragment: str,
 ) -> None:
     """Invalid input is a 422 problem whose errors name the field; nothing is stored."""
@@ -315,13 +391,15 @@ def test_bad_input_names_the_field_and_stores_nothing(
     assert (count(services, households), count(services, people)) == before
 
 
-def test_member_for_unknown_household_is_404(client: TestClient, user: UserFactory,
-                                             services: Services) -> None:
+def test_member_for_unknown_household_is_404(
+    client: TestClient, user: UserFactory, services: Services
+) -> None:
     """Adding a member to a household that does not exist is a 404 and stores nothing."""
     caseworker = user(Role.CASEWORKER, purpose="registration")
     before = count(services, people)
-    response = client.post("/api/v1/households/no-such-household/members", json=child(),
-                           headers=caseworker)
+    response = client.post(
+        "/api/v1/households/no-such-household/members", json=child(), headers=caseworker
+    )
     body = assert_problem(response, 404)
     assert "no-such-household" in body["detail"]
     assert count(services, people) == before
@@ -335,9 +413,11 @@ def test_citizen_sees_own_record_household_export_and_accesses(
 ) -> None:
     """A citizen reads their record, household and export, and sees who read it and why."""
     caseworker = user(Role.CASEWORKER, "luis.caseworker")
-    created = register(client, caseworker,
-                       household({**head(chronic_illness="diabetes"), "health_consent": True},
-                                 child()))
+    created = register(
+        client,
+        caseworker,
+        household({**head(chronic_illness="diabetes"), "health_consent": True}, child()),
+    )
     me = created["members"][0]["id"]
     read = client.get(f"/api/v1/people/{me}", headers=as_purpose(caseworker, "case_management"))
     assert read.status_code == 200
@@ -362,8 +442,11 @@ def test_citizen_sees_own_record_household_export_and_accesses(
 
     report = client.get("/api/v1/me/access-report", headers=citizen)
     assert report.status_code == 200
-    reads = [(line["actor"], line["purpose"]) for line in report.json()
-             if line["action"] == "registry:person:read"]
+    reads = [
+        (line["actor"], line["purpose"])
+        for line in report.json()
+        if line["action"] == "registry:person:read"
+    ]
     assert ("luis.caseworker", "case_management") in reads
 
 
@@ -380,8 +463,9 @@ def test_citizen_cannot_read_another_person(client: TestClient, user: UserFactor
 # ---- bulk import ----------------------------------------------------------------------------
 
 
-def test_import_csv_reports_counts(client: TestClient, user: UserFactory,
-                                   services: Services) -> None:
+def test_import_csv_reports_counts(
+    client: TestClient, user: UserFactory, services: Services
+) -> None:
     """A valid CSV imports every row (201) and reports people and households."""
     admin = user(Role.ADMINISTRATOR)
     before = count(services, people)
@@ -389,12 +473,17 @@ def test_import_csv_reports_counts(client: TestClient, user: UserFactory,
     assert response.status_code == 201, response.text
     report = response.json()
     assert (report["rows"], report["people"], report["households"], report["rejected_rows"]) == (
-        3, 3, 2, 0)
+        3,
+        3,
+        2,
+        0,
+    )
     assert count(services, people) == before + 3
 
 
-def test_import_with_an_invalid_row_imports_nothing(client: TestClient, user: UserFactory,
-                                                    services: Services) -> None:
+def test_import_with_an_invalid_row_imports_nothing(
+    client: TestClient, user: UserFactory, services: Services
+) -> None:
     """One invalid row makes the whole import a 422 listing the row and field; nothing lands."""
     admin = user(Role.ADMINISTRATOR)
     before = (count(services, households), count(services, people))
@@ -405,8 +494,9 @@ def test_import_with_an_invalid_row_imports_nothing(client: TestClient, user: Us
     assert (count(services, households), count(services, people)) == before
 
 
-def test_import_skipping_invalid_rows(client: TestClient, user: UserFactory,
-                                      services: Services) -> None:
+def test_import_skipping_invalid_rows(
+    client: TestClient, user: UserFactory, services: Services
+) -> None:
     """With skip_invalid the valid rows are imported and the rejected ones counted."""
     admin = user(Role.ADMINISTRATOR)
     before = count(services, people)
@@ -449,20 +539,47 @@ def test_security_headers_are_set(client: TestClient) -> None:
     assert problem.headers["x-content-type-options"] == "nosniff"
 
 
-def test_oversize_body_is_413(client: TestClient, user: UserFactory,
-                              services: Services) -> None:
+def test_oversize_body_is_413(client: TestClient, user: UserFactory, services: Services) -> None:
     """A JSON body over 2 MiB is refused before it is read."""
     caseworker = user(Role.CASEWORKER, purpose="registration")
     before = count(services, people)
-    response = client.post("/api/v1/households", headers={
-        **caseworker, "Content-Type": "application/json"}, content=b" " * (2 * 1024 * 1024 + 1))
+    response = client.post(
+        "/api/v1/households",
+        headers={**caseworker, "Content-Type": "application/json"},
+        content=b" " * (2 * 1024 * 1024 + 1),
+    )
     body = assert_problem(response, 413)
     assert "bytes" in body["detail"]
+    assert count(services, people) == before
+
+
+def test_oversize_chunked_body_is_413(
+    client: TestClient, user: UserFactory, services: Services
+) -> None:
+    """A body sent in chunks without Content-Length is cut off at the limit too."""
+    caseworker = user(Role.CASEWORKER, purpose="registration")
+    before = count(services, people)
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(5):
+            yield b" " * (1024 * 1024)
+
+    response = client.post(
+        "/api/v1/households",
+        headers={**caseworker, "Content-Type": "application/json"},
+        content=chunks(),
+    )
+    assert_problem(response, 413)
     assert count(services, people) == before
 
 
 def test_openapi_names_schemas_by_purpose(client: TestClient) -> None:
     """The OpenAPI document names request and response bodies by purpose."""
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
-    assert {"PersonCreate", "PersonPublic", "PeoplePublic", "HouseholdCreate",
-            "FieldCreate"} <= set(schemas)
+    assert {
+        "PersonCreate",
+        "PersonPublic",
+        "PeoplePublic",
+        "HouseholdCreate",
+        "FieldCreate",
+    } <= set(schemas)

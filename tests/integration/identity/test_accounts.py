@@ -21,8 +21,9 @@ def test_password_is_stored_as_argon2(services: Services) -> None:
     """Only an argon2 hash of the password is stored."""
     identity.create_user(services.uow(), "ana", PASSWORD, Role.CASEWORKER)
     with services.uow() as uow:
-        stored = uow.connection.execute(select(users.c.password_hash).where(
-            users.c.username == "ana")).scalar_one()
+        stored = uow.connection.execute(
+            select(users.c.password_hash).where(users.c.username == "ana")
+        ).scalar_one()
     assert stored.startswith("$argon2")
     assert PASSWORD not in stored
 
@@ -59,16 +60,24 @@ def test_tokens_resolve_expire_and_revoke(services: Services) -> None:
         identity.resolve_token(services.uow(), "made-up")
 
 
-@pytest.mark.parametrize(("username", "password", "role", "person_id", "error"), [
-    ("A B", PASSWORD, Role.CASEWORKER, None, InvalidInput),
-    ("short.pw", "short", Role.CASEWORKER, None, InvalidInput),
-    ("nobody.role", PASSWORD, "mayor", None, InvalidInput),
-    ("citizen.x", PASSWORD, Role.CITIZEN, None, InvalidInput),
-    ("citizen.y", PASSWORD, Role.CITIZEN, "no-such-person", NotFound),
-])
-def test_bad_accounts_are_refused(services: Services, username: str, password: str,
-                                  role: Role | str, person_id: str | None,
-                                  error: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("username", "password", "role", "person_id", "error"),
+    [
+        ("A B", PASSWORD, Role.CASEWORKER, None, InvalidInput),
+        ("short.pw", "short", Role.CASEWORKER, None, InvalidInput),
+        ("nobody.role", PASSWORD, "mayor", None, InvalidInput),
+        ("citizen.x", PASSWORD, Role.CITIZEN, None, InvalidInput),
+        ("citizen.y", PASSWORD, Role.CITIZEN, "no-such-person", NotFound),
+    ],
+)
+def test_bad_accounts_are_refused(
+    services: Services,
+    username: str,
+    password: str,
+    role: Role | str,
+    person_id: str | None,
+    error: type[Exception],
+) -> None:
     """Bad usernames, weak passwords, unknown roles and unlinked citizens are refused."""
     with pytest.raises(error):
         identity.create_user(services.uow(), username, password, role, person_id=person_id)

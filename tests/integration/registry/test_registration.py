@@ -23,17 +23,28 @@ HOUSEHOLD = {"region": "Sierra Central", "address": "Calle Los Álamos 12", "own
 
 
 def head(**overrides: Any) -> MemberInput:
-    values = {"given_names": "María José", "family_names": "Pérez Quispe",
-              "date_of_birth": "1958-07-21", "sex": "female", "relationship_to_head": "head",
-              "monthly_income": "85.50", "national_id": "10203040"}
+    values = {
+        "given_names": "María José",
+        "family_names": "Pérez Quispe",
+        "date_of_birth": "1958-07-21",
+        "sex": "female",
+        "relationship_to_head": "head",
+        "monthly_income": "85.50",
+        "national_id": "10203040",
+    }
     consent = overrides.pop("health_consent", False)
     values.update(overrides)
     return MemberInput(values, health_consent=consent)
 
 
 def child(**overrides: Any) -> MemberInput:
-    values = {"given_names": "Lucía", "family_names": "Pérez Quispe",
-              "date_of_birth": "2019-02-03", "sex": "female", "relationship_to_head": "grandchild"}
+    values = {
+        "given_names": "Lucía",
+        "family_names": "Pérez Quispe",
+        "date_of_birth": "2019-02-03",
+        "sex": "female",
+        "relationship_to_head": "grandchild",
+    }
     values.update(overrides)
     return MemberInput(values)
 
@@ -43,8 +54,9 @@ def count(services: Services, table: Any) -> int:
         return int(uow.connection.execute(select(func.count()).select_from(table)).scalar_one())
 
 
-def test_register_household_stores_members_and_logs_each(services: Services,
-                                                         caseworker: Actor) -> None:
+def test_register_household_stores_members_and_logs_each(
+    services: Services, caseworker: Actor
+) -> None:
     """A household and its members are stored together, each creation in the access log."""
     before = count(services, access_log)
     household = services.registry.register_household(caseworker, HOUSEHOLD, [head(), child()])
@@ -62,7 +74,8 @@ def test_failed_registration_leaves_nothing(services: Services, caseworker: Acto
     before = (count(services, households), count(services, people), count(services, access_log))
     with pytest.raises(InvalidInput) as error:
         services.registry.register_household(
-            caseworker, HOUSEHOLD, [head(), child(date_of_birth="2999-01-01")])
+            caseworker, HOUSEHOLD, [head(), child(date_of_birth="2999-01-01")]
+        )
     assert "future" in str(error.value)
     assert error.value.errors[0]["field"] == "date_of_birth"
     after = (count(services, households), count(services, people), count(services, access_log))
@@ -100,15 +113,15 @@ def test_undeclared_field_is_refused(services: Services, caseworker: Actor) -> N
     """A write that carries a field the catalogue does not declare is refused, not stored."""
     before = count(services, people)
     with pytest.raises(UnknownField) as error:
-        services.registry.register_household(caseworker, HOUSEHOLD,
-                                             [head(favourite_colour="blue")])
+        services.registry.register_household(caseworker, HOUSEHOLD, [head(favourite_colour="blue")])
     assert "favourite_colour" in str(error.value)
     assert error.value.status == 422
     assert count(services, people) == before
 
 
-def test_undeclared_red_line_field_names_its_category(services: Services,
-                                                      caseworker: Actor) -> None:
+def test_undeclared_red_line_field_names_its_category(
+    services: Services, caseworker: Actor
+) -> None:
     """A write carrying a refused-category field is refused naming the category."""
     before = count(services, people)
     with pytest.raises(RefusedField) as error:
@@ -132,53 +145,61 @@ def test_unknown_household_is_refused(services: Services, caseworker: Actor) -> 
         services.registry.add_member(caseworker, "no-such-household", child())
 
 
-def test_health_values_need_consent_and_are_sealed(services: Services,
-                                                   caseworker: Actor) -> None:
+def test_health_values_need_consent_and_are_sealed(services: Services, caseworker: Actor) -> None:
     """Health values without consent are refused; with consent they are stored encrypted."""
     with pytest.raises(ConsentRequired):
-        services.registry.register_household(caseworker, HOUSEHOLD,
-                                             [head(disability="visual")])
+        services.registry.register_household(caseworker, HOUSEHOLD, [head(disability="visual")])
     household = services.registry.register_household(
-        caseworker, HOUSEHOLD, [head(disability="visual", health_consent=True)])
+        caseworker, HOUSEHOLD, [head(disability="visual", health_consent=True)]
+    )
     person_id = household.members[0].id
     with services.uow() as uow:
-        sealed = uow.connection.execute(select(health_values.c.sealed).where(
-            health_values.c.person_id == person_id)).scalar_one()
+        sealed = uow.connection.execute(
+            select(health_values.c.sealed).where(health_values.c.person_id == person_id)
+        ).scalar_one()
     assert "visual" not in sealed
     assert sealed.startswith("v1.")
 
 
-def test_health_values_shown_only_for_health_purposes(services: Services,
-                                                      caseworker: Actor) -> None:
+def test_health_values_shown_only_for_health_purposes(
+    services: Services, caseworker: Actor
+) -> None:
     """Case management sees no health data; health assessment and the person do."""
     household = services.registry.register_household(
-        caseworker, HOUSEHOLD, [head(chronic_illness="diabetes", health_consent=True)])
+        caseworker, HOUSEHOLD, [head(chronic_illness="diabetes", health_consent=True)]
+    )
     person_id = household.members[0].id
-    case = services.registry.get_person(actor(Role.CASEWORKER, Purpose.CASE_MANAGEMENT),
-                                        person_id)
+    case = services.registry.get_person(actor(Role.CASEWORKER, Purpose.CASE_MANAGEMENT), person_id)
     assert case.health == {}
-    health = services.registry.get_person(actor(Role.CASEWORKER, Purpose.HEALTH_ASSESSMENT),
-                                          person_id)
+    health = services.registry.get_person(
+        actor(Role.CASEWORKER, Purpose.HEALTH_ASSESSMENT), person_id
+    )
     assert health.health == {"chronic_illness": "diabetes"}
-    own = services.registry.get_person(actor(Role.CITIZEN, Purpose.SELF_SERVICE, person_id),
-                                       person_id)
+    own = services.registry.get_person(
+        actor(Role.CITIZEN, Purpose.SELF_SERVICE, person_id), person_id
+    )
     assert own.health == {"chronic_illness": "diabetes"}
 
 
 def test_withdrawing_consent_erases_health_values(services: Services, caseworker: Actor) -> None:
     """Withdrawn consent removes the health values and their old values from the history."""
     household = services.registry.register_household(
-        caseworker, HOUSEHOLD, [head(disability="physical", health_consent=True)])
+        caseworker, HOUSEHOLD, [head(disability="physical", health_consent=True)]
+    )
     person_id = household.members[0].id
     nurse = actor(Role.CASEWORKER, Purpose.HEALTH_ASSESSMENT)
-    services.registry.update_person(nurse, person_id, {"disability": "multiple"},
-                                    "assessment visit")
+    services.registry.update_person(
+        nurse, person_id, {"disability": "multiple"}, "assessment visit"
+    )
     citizen = actor(Role.CITIZEN, Purpose.SELF_SERVICE, person_id)
     assert services.registry.withdraw_consent(citizen, person_id) == 1
     assert services.registry.get_person(nurse, person_id).health == {}
     with services.uow() as uow:
-        sealed_history = uow.connection.execute(select(record_changes).where(
-            record_changes.c.subject_id == person_id, record_changes.c.sealed.is_(True))).all()
+        sealed_history = uow.connection.execute(
+            select(record_changes).where(
+                record_changes.c.subject_id == person_id, record_changes.c.sealed.is_(True)
+            )
+        ).all()
     assert sealed_history
     assert all(row.old_value is None and row.new_value is None for row in sealed_history)
     with pytest.raises(ConsentRequired):
@@ -192,19 +213,21 @@ def test_update_keeps_history_with_reason(services: Services, caseworker: Actor)
     manager = actor(Role.CASEWORKER, Purpose.CASE_MANAGEMENT, username="ana.caseworker")
     with pytest.raises(InvalidInput, match="reason"):
         services.registry.update_person(manager, person_id, {"monthly_income": "90"}, "")
-    updated = services.registry.update_person(manager, person_id, {"monthly_income": "90"},
-                                              "new payslip")
+    updated = services.registry.update_person(
+        manager, person_id, {"monthly_income": "90"}, "new payslip"
+    )
     assert updated.version == 2
     entries = services.registry.history(manager, person_id)
     assert [(e.field, e.old, e.new, e.actor, e.reason) for e in entries] == [
-        ("monthly_income", "85.50", "90.00", "ana.caseworker", "new payslip")]
+        ("monthly_income", "85.50", "90.00", "ana.caseworker", "new payslip")
+    ]
     with pytest.raises(Conflict, match="reload"):
-        services.registry.update_person(manager, person_id, {"monthly_income": "95"},
-                                        "stale edit", expected_version=1)
+        services.registry.update_person(
+            manager, person_id, {"monthly_income": "95"}, "stale edit", expected_version=1
+        )
 
 
-def test_search_is_required_and_accent_insensitive(services: Services, caseworker: Actor
-                                                   ) -> None:
+def test_search_is_required_and_accent_insensitive(services: Services, caseworker: Actor) -> None:
     """Searching needs a criterion; 'perez' finds 'Pérez'; each result is logged."""
     services.registry.register_household(caseworker, HOUSEHOLD, [head()])
     manager = actor(Role.CASEWORKER, Purpose.CASE_MANAGEMENT)
@@ -217,8 +240,7 @@ def test_search_is_required_and_accent_insensitive(services: Services, caseworke
     assert services.registry.search(manager, national_id="10203040")[0].id == results[0].id
 
 
-def test_purpose_outside_role_is_refused_and_logged(services: Services,
-                                                    caseworker: Actor) -> None:
+def test_purpose_outside_role_is_refused_and_logged(services: Services, caseworker: Actor) -> None:
     """A merchant asking for case data gets 403, and the refusal is in the access log."""
     household = services.registry.register_household(caseworker, HOUSEHOLD, [head()])
     person_id = household.members[0].id
@@ -227,16 +249,18 @@ def test_purpose_outside_role_is_refused_and_logged(services: Services,
         services.registry.get_person(merchant, person_id)
     assert error.value.status == 403
     with services.uow() as uow:
-        denied = uow.connection.execute(select(access_log).where(
-            access_log.c.subject_id == person_id, access_log.c.outcome == "denied")).all()
+        denied = uow.connection.execute(
+            select(access_log).where(
+                access_log.c.subject_id == person_id, access_log.c.outcome == "denied"
+            )
+        ).all()
     assert [(d.actor, d.purpose) for d in denied] == [("test-merchant", "case_management")]
 
 
 def test_citizen_sees_only_own_record(services: Services, caseworker: Actor) -> None:
     """A citizen can read their own record and household, not a neighbour's."""
     mine = services.registry.register_household(caseworker, HOUSEHOLD, [head(), child()])
-    other = services.registry.register_household(caseworker, HOUSEHOLD,
-                                                 [head(national_id="999")])
+    other = services.registry.register_household(caseworker, HOUSEHOLD, [head(national_id="999")])
     me = mine.members[0].id
     citizen = actor(Role.CITIZEN, Purpose.SELF_SERVICE, me)
     assert services.registry.get_person(citizen, me).id == me
@@ -253,8 +277,9 @@ def test_corrections_flow_from_request_to_record(services: Services, caseworker:
     household = services.registry.register_household(caseworker, HOUSEHOLD, [head()])
     me = household.members[0].id
     citizen = actor(Role.CITIZEN, Purpose.SELF_SERVICE, me)
-    request = services.registry.request_correction(citizen, me, "given_names", "María Josefa",
-                                                   "my name is spelled wrong")
+    request = services.registry.request_correction(
+        citizen, me, "given_names", "María Josefa", "my name is spelled wrong"
+    )
     handler = actor(Role.CASEWORKER, Purpose.CORRECTION_HANDLING)
     queue = services.registry.corrections(handler)
     assert request.id in {c.id for c in queue}
@@ -266,14 +291,15 @@ def test_corrections_flow_from_request_to_record(services: Services, caseworker:
         services.registry.decide_correction(handler, request.id, False, "twice")
 
 
-def test_export_holds_everything_and_access_report(services: Services, caseworker: Actor
-                                                   ) -> None:
+def test_export_holds_everything_and_access_report(services: Services, caseworker: Actor) -> None:
     """A person's export has every field with its purpose, and the accesses to the record."""
     household = services.registry.register_household(
-        caseworker, HOUSEHOLD, [head(disability="hearing", health_consent=True), child()])
+        caseworker, HOUSEHOLD, [head(disability="hearing", health_consent=True), child()]
+    )
     me = household.members[0].id
-    services.registry.get_person(actor(Role.CASEWORKER, Purpose.CASE_MANAGEMENT,
-                                       username="luis.caseworker"), me)
+    services.registry.get_person(
+        actor(Role.CASEWORKER, Purpose.CASE_MANAGEMENT, username="luis.caseworker"), me
+    )
     citizen = actor(Role.CITIZEN, Purpose.SELF_SERVICE, me)
     data = services.registry.export(citizen, me)
     fields = {f["field"]: f for f in data["fields"]}
@@ -281,7 +307,9 @@ def test_export_holds_everything_and_access_report(services: Services, caseworke
     assert fields["disability"]["sensitivity"] == "health"
     assert fields["monthly_income"]["purpose"] == "means test"
     assert {m["relationship_to_head"] for m in data["household"]["members"]} == {
-        "head", "grandchild"}
+        "head",
+        "grandchild",
+    }
     assert data["consents"][0]["scope"] == "health"
     readers = {(line["actor"], line["purpose"]) for line in data["access_log"]}
     assert ("luis.caseworker", "case_management") in readers
@@ -299,7 +327,8 @@ def test_unknown_person(services: Services) -> None:
 def test_operations_keep_the_chain_valid(services: Services, caseworker: Actor) -> None:
     """After a mix of operations, the access-log chain verifies."""
     household = services.registry.register_household(caseworker, HOUSEHOLD, [head()])
-    services.registry.get_person(actor(Role.CASEWORKER, Purpose.CASE_MANAGEMENT),
-                                 household.members[0].id)
+    services.registry.get_person(
+        actor(Role.CASEWORKER, Purpose.CASE_MANAGEMENT), household.members[0].id
+    )
     result = audit_services.verify(services.uow())
     assert result.ok, result.describe()

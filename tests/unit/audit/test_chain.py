@@ -14,9 +14,18 @@ AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def entries(count: int = 5) -> list[AccessEntry]:
-    requests = [AccessRequest(f"user{i}", "caseworker", "case_management",
-                              "registry:person:read", "person", f"p{i}", ("given_names",))
-                for i in range(count)]
+    requests = [
+        AccessRequest(
+            f"user{i}",
+            "caseworker",
+            "case_management",
+            "registry:person:read",
+            "person",
+            f"p{i}",
+            ("given_names",),
+        )
+        for i in range(count)
+    ]
     return chain(requests, 0, GENESIS_HASH, AT)
 
 
@@ -46,8 +55,16 @@ def test_changed_content_is_named() -> None:
 def test_rehashed_change_breaks_the_next_link() -> None:
     """Recomputing a changed entry's own hash still breaks the link of the entry after it."""
     log = entries()
-    forged = chain([AccessRequest("mallory", "caseworker", "case_management",
-                                  "registry:person:read", "person", "p2")], 2, log[1].hash, AT)[0]
+    forged = chain(
+        [
+            AccessRequest(
+                "mallory", "caseworker", "case_management", "registry:person:read", "person", "p2"
+            )
+        ],
+        2,
+        log[1].hash,
+        AT,
+    )[0]
     log[2] = forged
     result = verify(log, 5, log[-1].hash)
     assert not result.ok
@@ -79,8 +96,11 @@ def test_truncated_tail_is_detected() -> None:
     assert "removed from the end" in result.problem
 
 
-@given(st.integers(min_value=0, max_value=7), st.sampled_from(
-    ["actor", "role", "purpose", "action", "subject_id", "outcome"]), st.text(min_size=1))
+@given(
+    st.integers(min_value=0, max_value=7),
+    st.sampled_from(["actor", "role", "purpose", "action", "subject_id", "outcome"]),
+    st.text(min_size=1),
+)
 def test_any_single_field_change_is_caught(index: int, field: str, value: str) -> None:
     """Whatever field of whatever entry changes, verification fails at or before the end."""
     log = entries(8)

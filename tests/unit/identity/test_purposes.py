@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from fairshare.identity.model import (
-    HEALTH_PURPOSES, ROLE_PURPOSES, Actor, Purpose, PurposeNotAllowed, Role, UnknownPurpose,
-    parse_purpose, require_purpose,
+    HEALTH_PURPOSES,
+    ROLE_PURPOSES,
+    Actor,
+    Purpose,
+    PurposeNotAllowed,
+    Role,
+    UnknownPurpose,
+    parse_purpose,
+    require_purpose,
 )
 
 
@@ -16,13 +23,16 @@ def test_every_role_has_purposes() -> None:
     assert set().union(*ROLE_PURPOSES.values()) == set(Purpose)
 
 
-@pytest.mark.parametrize(("role", "purpose"), [
-    (Role.MERCHANT, Purpose.CASE_MANAGEMENT),
-    (Role.PROGRAMME_OFFICER, Purpose.HEALTH_ASSESSMENT),
-    (Role.AUDITOR, Purpose.REGISTRATION),
-    (Role.CITIZEN, Purpose.CASE_MANAGEMENT),
-    (Role.ADMINISTRATOR, Purpose.CASE_MANAGEMENT),
-])
+@pytest.mark.parametrize(
+    ("role", "purpose"),
+    [
+        (Role.MERCHANT, Purpose.CASE_MANAGEMENT),
+        (Role.PROGRAMME_OFFICER, Purpose.HEALTH_ASSESSMENT),
+        (Role.AUDITOR, Purpose.REGISTRATION),
+        (Role.CITIZEN, Purpose.CASE_MANAGEMENT),
+        (Role.ADMINISTRATOR, Purpose.CASE_MANAGEMENT),
+    ],
+)
 def test_purpose_outside_role_is_refused(role: Role, purpose: Purpose) -> None:
     """A role cannot act for a purpose it does not hold."""
     with pytest.raises(PurposeNotAllowed) as error:
@@ -34,8 +44,9 @@ def test_purpose_outside_role_is_refused(role: Role, purpose: Purpose) -> None:
 def test_purpose_must_cover_the_operation() -> None:
     """A purpose the role holds is still refused for an operation that does not accept it."""
     with pytest.raises(PurposeNotAllowed, match="does not cover"):
-        require_purpose(Role.CASEWORKER, Purpose.DUPLICATE_REVIEW,
-                        frozenset({Purpose.HEALTH_ASSESSMENT}))
+        require_purpose(
+            Role.CASEWORKER, Purpose.DUPLICATE_REVIEW, frozenset({Purpose.HEALTH_ASSESSMENT})
+        )
 
 
 def test_health_is_seen_only_under_health_purposes() -> None:

@@ -13,8 +13,10 @@ from fairshare.registry.model import Change, age_on, changes_between, name_key, 
 def test_changes_between_lists_only_differences() -> None:
     """Only fields whose value differs count as changes, in name order."""
     old = {"a": 1, "b": 2, "c": None}
-    assert changes_between(old, {"b": 3, "a": 1, "c": "x"}) == [Change("b", 2, 3),
-                                                               Change("c", None, "x")]
+    assert changes_between(old, {"b": 3, "a": 1, "c": "x"}) == [
+        Change("b", 2, 3),
+        Change("c", None, "x"),
+    ]
 
 
 @pytest.mark.parametrize("reason", [None, "", "  ", "ok", "a\x00b", "x" * 501])
