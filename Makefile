@@ -43,4 +43,4 @@ serve: $(STAMP_RUNTIME)
 	$(BIN)/fairshare serve
 
 clean:
-	rm -rf $(VENV) var/demo.sqlite3* .pytest_cache
+	rm -rf $(VENV) var/fairshare.sqlite3* var/synth .pytest_cache  # keeps var/keys: losing it loses health data

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from fairshare import tables as _tables  # noqa: F401  (registers every table)
 from fairshare.db import UnitOfWork, make_engine
-from fairshare.keys import FieldCipher
+from fairshare.keys import FieldCipher, KeyDirectoryError
 from fairshare.registry.importing import Importer
+from fairshare.registry.orm import health_values
 from fairshare.registry.services import Registry
 from fairshare.settings import Settings, get_settings
 
@@ -34,7 +35,20 @@ class Services:
 
     @cached_property
     def cipher(self) -> FieldCipher:
-        return FieldCipher.from_directory(self.settings.keys_path)
+        """The health-data keys. A first key is created only while nothing is sealed yet:
+        a missing key directory in front of sealed values is an operator error, not a reset."""
+        try:
+            return FieldCipher.from_directory(self.settings.keys_path, create=False)
+        except KeyDirectoryError:
+            with self.uow() as uow:
+                sealed = uow.connection.execute(select(health_values.c.person_id).limit(1)).first()
+            if sealed is not None:
+                raise KeyDirectoryError(
+                    f"no health encryption key in {self.settings.keys_path}, but the database "
+                    "holds encrypted health values: point FAIRSHARE_KEY_DIR at the key "
+                    "directory (or restore it from backup); a new key would not open them"
+                ) from None
+            return FieldCipher.from_directory(self.settings.keys_path, create=True)
 
     @property
     def registry(self) -> Registry:

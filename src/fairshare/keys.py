@@ -22,7 +22,7 @@ KEY_PREFIX = "health-"
 KEY_SUFFIX = ".key"
 
 
-class KeyError_(FairshareError):
+class KeyDirectoryError(FairshareError):
     """The key directory is missing a key or holds an unreadable one."""
 
     exit_code = 6
@@ -47,18 +47,18 @@ class FieldCipher:
 
     def __init__(self, keys: dict[str, bytes], current: str) -> None:
         if current not in keys:
-            raise KeyError_(f"current key {current!r} is not in the key directory")
+            raise KeyDirectoryError(f"current key {current!r} is not in the key directory")
         self._aead = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self.current = current
 
     @classmethod
     def from_directory(cls, directory: Path, *, create: bool = True) -> FieldCipher:
         """Load every health key; create the first one (mode 0600) if there is none."""
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         files = sorted(directory.glob(f"{KEY_PREFIX}*{KEY_SUFFIX}"))
         if not files:
             if not create:
-                raise KeyError_(
+                raise KeyDirectoryError(
                     f"no health encryption key in {directory}; run `fairshare keys init`"
                 )
             files = [generate_key(directory)]
@@ -66,7 +66,7 @@ class FieldCipher:
         for path in files:
             key = _unb64(path.read_text().strip())
             if len(key) != 32:
-                raise KeyError_(f"{path} does not hold a 256-bit key")
+                raise KeyDirectoryError(f"{path} does not hold a 256-bit key")
             keys[path.name[len(KEY_PREFIX) : -len(KEY_SUFFIX)]] = key
         return cls(keys, sorted(keys)[-1])
 
@@ -96,7 +96,7 @@ class FieldCipher:
 
 def generate_key(directory: Path) -> Path:
     """Write a new random 256-bit key readable only by its owner; returns its path."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Key ids are zero-padded sequence numbers, so the newest key sorts last.
     existing = [
         p.name[len(KEY_PREFIX) : -len(KEY_SUFFIX)]

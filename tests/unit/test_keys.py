@@ -51,3 +51,9 @@ def test_missing_key_is_an_error_when_not_creating(tmp_path: Path) -> None:
     """Without a key and without permission to create one, the error says what to run."""
     with pytest.raises(Exception, match="keys init"):
         FieldCipher.from_directory(tmp_path / "empty", create=False)
+
+
+def test_key_directory_is_private(tmp_path: Path) -> None:
+    """The key directory itself is readable by its owner only."""
+    FieldCipher.from_directory(tmp_path / "keys")
+    assert stat.S_IMODE((tmp_path / "keys").stat().st_mode) == 0o700

@@ -61,7 +61,13 @@ def create_user(services: ServicesDep, actor: CurrentActor, body: UserCreate) ->
     """Create an account (administrators)."""
     authorize(services.uow(), actor, frozenset({Purpose.ADMINISTRATION}), "user", body.username)
     user = identity.create_user(
-        services.uow(), body.username, body.password, body.role, body.display_name, body.person_id
+        services.uow(),
+        body.username,
+        body.password,
+        body.role,
+        body.display_name,
+        body.person_id,
+        created_by=actor,
     )
     return UserPublic(
         id=user.id,

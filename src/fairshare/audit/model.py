@@ -38,6 +38,7 @@ class Tag(StrEnum):
     AUDIT_REPORT_READ = "audit:report:read"
     AUDIT_LOG_SEARCH = "audit:log:search"
     IDENTITY_ACCESS_DENIED = "identity:access:denied"
+    IDENTITY_USER_CREATE = "identity:user:create"
 
 
 class Outcome(StrEnum):

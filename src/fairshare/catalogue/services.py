@@ -25,7 +25,8 @@ from fairshare.catalogue.orm import custom_fields
 from fairshare.catalogue.redline import check_definition
 from fairshare.db import UnitOfWork
 from fairshare.errors import InvalidInput
-from fairshare.identity.model import Actor, Purpose, require_purpose
+from fairshare.identity.guard import authorize
+from fairshare.identity.model import Actor, Purpose
 
 
 def definition_to_json(definition: FieldDefinition) -> dict[str, Any]:
@@ -81,7 +82,14 @@ def declare_field(uow: UnitOfWork, actor: Actor, definition: FieldDefinition) ->
     Raises RefusedField (a red-line category), InvalidInput (malformed), DuplicateField,
     PurposeNotAllowed (not an administrator). Nothing is stored when it raises.
     """
-    require_purpose(actor.role, actor.purpose, frozenset({Purpose.ADMINISTRATION}))
+    authorize(
+        uow,
+        actor,
+        frozenset({Purpose.ADMINISTRATION}),
+        "catalogue",
+        definition.name,
+        Tag.CATALOGUE_FIELD_CREATE,
+    )
     definition = FieldDefinition(**{**definition.__dict__, "core": False, "version": 1})
     check_definition(definition)  # first: a refused category is named even if also malformed
     validate_definition(definition)

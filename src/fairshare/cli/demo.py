@@ -51,6 +51,12 @@ def run(
 ) -> None:
     """Run the whole pipeline on the embedded SQLite default and print what it did."""
     settings = get_settings()
+    if settings.environment == "production":
+        console.print(
+            "[red]the demo creates accounts with known passwords; it does not run "
+            "with FAIRSHARE_ENVIRONMENT=production[/]"
+        )
+        raise typer.Exit(2)
     services = bootstrap(settings)
     console.print(
         Panel.fit(
@@ -132,7 +138,13 @@ def _users(services: Services) -> None:
                     .limit(1)
                 ).scalar_one()
         identity.create_user(
-            services.uow(), username, demo_password(username), role, username.title(), person_id
+            services.uow(),
+            username,
+            demo_password(username),
+            role,
+            username.title(),
+            person_id,
+            created_by=operator(Purpose.ADMINISTRATION),
         )
         created.append(username)
     note = f"created {', '.join(created)}" if created else "already present"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
 from fairshare.cli import audit, catalogue, db, demo, keys, registry, synth, users
+from fairshare.cli.console import errors
 from fairshare.settings import get_settings
 
 app = typer.Typer(
@@ -38,5 +40,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> No
     )
 
 
+def main() -> None:
+    """Console entry point: settings errors become one clear line and exit code 2."""
+    try:
+        app()
+    except ValidationError as error:
+        for item in error.errors():
+            errors.print(f"[bold red]settings error:[/] {item['msg']}", highlight=False)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import typer
 
-from fairshare.cli.console import console, reported, services
+from fairshare.cli.console import console, operator, reported, services
 from fairshare.errors import NotFound
 from fairshare.identity import services as identity
-from fairshare.identity.model import Role
+from fairshare.identity.model import Purpose, Role
 
 app = typer.Typer(help="User accounts, roles and API tokens.", no_args_is_help=True)
 
@@ -25,7 +25,13 @@ def create(
     """Create a user with a role (password asked for, argon2-hashed)."""
     with reported():
         user = identity.create_user(
-            services().uow(), username, password, role, display_name, person_id
+            services().uow(),
+            username,
+            password,
+            role,
+            display_name,
+            person_id,
+            created_by=operator(Purpose.ADMINISTRATION),
         )
     console.print(f"created {user.role.value} [bold]{user.username}[/]")
 

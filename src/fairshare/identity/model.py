@@ -92,6 +92,7 @@ class PurposeNotAllowed(Forbidden):
 
 class UnknownPurpose(Forbidden):
     status = 400
+    title = "Purpose required"
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, insert, select, update
 
-from fairshare.audit.model import as_utc, utc_now
+from fairshare.audit import services as audit
+from fairshare.audit.model import AccessRequest, Tag, as_utc, utc_now
 from fairshare.db import UnitOfWork
 from fairshare.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from fairshare.identity.model import Role
+from fairshare.identity.model import Actor, Role
 from fairshare.identity.orm import api_tokens, users
 from fairshare.registry.orm import people
 
@@ -61,6 +62,8 @@ def create_user(
     role: Role | str,
     display_name: str = "",
     person_id: str | None = None,
+    *,
+    created_by: Actor | None = None,
 ) -> User:
     """Create a user; raises InvalidInput (bad name, weak password, citizen without person)
     or Conflict (username taken)."""
@@ -110,6 +113,23 @@ def create_user(
                 created_at=utc_now(),
             )
         )
+        if created_by is not None:
+            # A citizen account opens a person's record to them: that person sees it logged.
+            subject = ("person", person_id) if person_id else ("user", user_id)
+            audit.record(
+                uow,
+                [
+                    AccessRequest(
+                        created_by.username,
+                        created_by.role.value,
+                        created_by.purpose.value,
+                        Tag.IDENTITY_USER_CREATE,
+                        subject[0],
+                        subject[1],
+                        ("username", "role"),
+                    )
+                ],
+            )
         uow.commit()
     return User(user_id, username, display_name or username, Role(role), person_id, True)
 

@@ -603,7 +603,21 @@ class Registry:
         old = {**current.values, **current.health}
         changes = changes_between(old, parsed)
         if not changes:
-            return current
+            # Nothing to write, but the caller still reads the record: per purpose, logged.
+            unchanged = self._load_person(catalogue, person_id, with_health=actor.sees_health)
+            audit.record(
+                self.uow,
+                [
+                    self._request(
+                        actor,
+                        Tag.REGISTRY_PERSON_READ,
+                        "person",
+                        person_id,
+                        {**unchanged.values, **unchanged.health},
+                    )
+                ],
+            )
+            return unchanged
         now = utc_now()
         plain_changes = {c.field: c.new for c in changes if c.field not in health_names}
         if plain_changes:
@@ -935,9 +949,38 @@ class Registry:
             Tag.REGISTRY_CONSENT_WITHDRAW,
             own_person_ids=frozenset({person_id}),
         )
+        if scope != HEALTH_SCOPE:
+            raise InvalidInput(f"consent scope {scope[:40]!r} is not known; use 'health'")
         with self.uow:
             self._require_person(person_id)
             now = utc_now()
+            # Open corrections that carry a health value lose it too.
+            self.uow.connection.execute(
+                update(correction_requests)
+                .where(
+                    and_(
+                        correction_requests.c.person_id == person_id,
+                        correction_requests.c.sealed.is_(True),
+                    )
+                )
+                .values(requested_value=None)
+            )
+            self.uow.connection.execute(
+                update(correction_requests)
+                .where(
+                    and_(
+                        correction_requests.c.person_id == person_id,
+                        correction_requests.c.sealed.is_(True),
+                        correction_requests.c.status == CorrectionStatus.OPEN,
+                    )
+                )
+                .values(
+                    status=CorrectionStatus.REJECTED,
+                    decided_by=actor.username,
+                    decided_at=now,
+                    decision_reason="health consent withdrawn",
+                )
+            )
             self.uow.connection.execute(
                 update(consents)
                 .where(

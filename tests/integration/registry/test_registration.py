@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from fairshare.catalogue.model import UnknownField
 from fairshare.catalogue.redline import RedLineCategory, RefusedField
 from fairshare.errors import Conflict, InvalidInput
 from fairshare.identity.model import Actor, Purpose, PurposeNotAllowed, Role
+from fairshare.keys import KeyDirectoryError
 from fairshare.registry.model import ConsentRequired, UnknownHousehold, UnknownPerson
 from fairshare.registry.orm import health_values, households, people, record_changes
 from fairshare.registry.services import MemberInput
@@ -332,3 +334,64 @@ def test_operations_keep_the_chain_valid(services: Services, caseworker: Actor) 
     )
     result = audit_services.verify(services.uow())
     assert result.ok, result.describe()
+
+
+def test_missing_key_directory_is_not_silently_replaced(
+    services: Services, caseworker: Actor, tmp_path: Path
+) -> None:
+    """With sealed values stored, an empty key directory is an error, not a fresh key."""
+    services.registry.register_household(
+        caseworker, HOUSEHOLD, [head(disability="visual", health_consent=True)]
+    )
+    elsewhere = Services(
+        services.settings.model_copy(update={"key_dir": tmp_path / "empty"}), services.bind
+    )
+    with pytest.raises(KeyDirectoryError, match="FAIRSHARE_KEY_DIR"):
+        _ = elsewhere.cipher
+    assert not list((tmp_path / "empty").glob("*.key"))
+
+
+def test_unchanged_update_shows_health_only_per_purpose(
+    services: Services, caseworker: Actor
+) -> None:
+    """An edit that changes nothing returns the record as a read would: no health for case work."""
+    household = services.registry.register_household(
+        caseworker, HOUSEHOLD, [head(chronic_illness="hiv", health_consent=True)]
+    )
+    person_id = household.members[0].id
+    manager = actor(Role.CASEWORKER, Purpose.CASE_MANAGEMENT)
+    before = count(services, access_log)
+    same = services.registry.update_person(
+        manager, person_id, {"monthly_income": "85.50"}, "no change"
+    )
+    assert same.health == {}
+    assert count(services, access_log) == before + 1
+
+
+def test_withdrawing_an_unknown_scope_erases_nothing(services: Services, caseworker: Actor) -> None:
+    """Only the health scope exists; another scope is refused and the values stay."""
+    household = services.registry.register_household(
+        caseworker, HOUSEHOLD, [head(disability="visual", health_consent=True)]
+    )
+    person_id = household.members[0].id
+    citizen = actor(Role.CITIZEN, Purpose.SELF_SERVICE, person_id)
+    with pytest.raises(InvalidInput, match="scope"):
+        services.registry.withdraw_consent(citizen, person_id, "marketing")
+    assert services.registry.get_person(citizen, person_id).health == {"disability": "visual"}
+
+
+def test_withdrawal_clears_health_values_in_corrections(
+    services: Services, caseworker: Actor
+) -> None:
+    """A pending correction carrying a health value loses it when consent is withdrawn."""
+    household = services.registry.register_household(
+        caseworker, HOUSEHOLD, [head(disability="visual", health_consent=True)]
+    )
+    person_id = household.members[0].id
+    citizen = actor(Role.CITIZEN, Purpose.SELF_SERVICE, person_id)
+    request = services.registry.request_correction(
+        citizen, person_id, "disability", "hearing", "wrong type recorded"
+    )
+    services.registry.withdraw_consent(citizen, person_id)
+    mine = services.registry.corrections(citizen, person_id=person_id, status=None)
+    assert [(c.id, c.status, c.requested_value) for c in mine] == [(request.id, "rejected", None)]
