@@ -26,7 +26,7 @@ def alembic_config(connection: Connection | None = None, url: str = "") -> Confi
     return config
 
 
-def upgrade(bind: Engine | Connection, revision: str = "head") -> None:
+def upgrade(bind: Engine | Connection, revision: str = "heads") -> None:
     """Bring the schema to `revision`; safe to run again."""
     if isinstance(bind, Engine):
         with bind.begin() as connection:
@@ -40,13 +40,15 @@ def downgrade(bind: Engine, revision: str) -> None:
         command.downgrade(alembic_config(connection), revision)
 
 
-def current_revision(bind: Engine) -> str | None:
+def current_revision(bind: Engine) -> str:
+    """The revision(s) the database is at, comma-separated ("" when empty)."""
     with bind.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        return ",".join(sorted(MigrationContext.configure(connection).get_current_heads()))
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def head_revision() -> str:
+    """The newest revision(s) of the code, comma-separated; areas may branch from one base."""
+    return ",".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
 
 
 def differences(bind: Engine) -> list[str]:

@@ -13,7 +13,7 @@ app = typer.Typer(
 
 
 @app.command()
-def upgrade(revision: str = typer.Argument("head", help="Target revision")) -> None:
+def upgrade(revision: str = typer.Argument("heads", help="Target revision (default: the newest)")) -> None:
     """Apply migrations up to REVISION (default: the newest). Safe to run again."""
     engine = services().engine
     schema.upgrade(engine, revision)
