@@ -2,8 +2,11 @@
 
 DESIGN.md red line 1: Fairshare never stores political opinion, party membership, voting or
 electoral participation, religion or belief, ethnic origin, trade-union membership, sex life or
-sexual orientation, or social-media accounts and activity. A field definition is checked once,
-when it is declared, on its name, label, description and enumeration choices.
+sexual orientation, or social-media accounts and activity. Red line 2: there is no per-person
+score of conduct or loyalty, so a field that scores, rates or ranks a person's behaviour,
+loyalty, trustworthiness, compliance, reputation, attitude or obedience is refused too
+(BEHAVIOUR_SCORE). A field definition is checked once, when it is declared, on its name,
+label, description, purpose and enumeration choices.
 
 How matching works, and why:
 
@@ -21,6 +24,15 @@ How matching works, and why:
 - Words that are only red-line in context ("party", "union", "whatsapp") are refused only near
   a word that gives that context; well-known harmless phrases ("third party", "unión libre",
   "división político-administrativa") are masked before anything else is looked at.
+- Red line 2 is about scores of conduct, not about need scores or programme conditions. Words
+  that only name a judgement of the person (loyalty, reputation, attitude, obedience,
+  trustworthiness, "social credit") are always refused. Conduct words that have harmless senses
+  (conduct disorder, persona de confianza, compliance with health check-ups) are refused only
+  next to a score word (score, rating, rank, grade, index, puntaje, nota, pontuação, ...).
+  Need scores over declared facts (poverty_score, pmt_score, sisben_score, vulnerability_index),
+  financial facts (credit_score, debts) and attendance as a programme condition
+  (school_attendance, attendance_days) are allowed. Attending rallies, demonstrations, marches
+  or protests is political activity and refused as political opinion.
 
 The tables are data: add a term to the right category and language, and a test case for it.
 Cost is O(tokens) per text: dictionary look-ups, a handful of prefix lengths and short phrases.
@@ -56,7 +68,7 @@ __all__ = [
 
 
 class RedLineCategory(StrEnum):
-    """A category of data Fairshare never stores (DESIGN.md red line 1)."""
+    """A category of data Fairshare never stores (DESIGN.md red lines 1 and 2)."""
 
     POLITICAL_OPINION = "political_opinion"
     PARTY_MEMBERSHIP = "party_membership"
@@ -66,6 +78,7 @@ class RedLineCategory(StrEnum):
     TRADE_UNION = "trade_union"
     SEX_LIFE_OR_ORIENTATION = "sex_life_or_orientation"
     SOCIAL_MEDIA = "social_media"
+    BEHAVIOUR_SCORE = "behaviour_score"
 
     @property
     def label(self) -> str:
@@ -82,14 +95,26 @@ _LABELS: dict[RedLineCategory, str] = {
     RedLineCategory.TRADE_UNION: "trade-union membership",
     RedLineCategory.SEX_LIFE_OR_ORIENTATION: "sex life or sexual orientation",
     RedLineCategory.SOCIAL_MEDIA: "social-media accounts or activity",
+    RedLineCategory.BEHAVIOUR_SCORE: "behaviour or loyalty score",
 }
 
-Where = Literal["name", "label", "description", "choices"]
+# Why a category is refused, by the red line it breaks; red line 1 unless listed.
+_SPECIAL_CATEGORY = (
+    "Fairshare never stores political or other special-category data (DESIGN.md red line 1)"
+)
+_WHY: dict[RedLineCategory, str] = {
+    RedLineCategory.BEHAVIOUR_SCORE: (
+        "Fairshare never scores a person's conduct or loyalty (DESIGN.md red line 2)"
+    ),
+}
+
+Where = Literal["name", "label", "description", "purpose", "choices"]
 
 _WHERE_WORDS: dict[str, str] = {
     "name": "its name",
     "label": "its label",
     "description": "its description",
+    "purpose": "its purpose",
     "choices": "one of its choices",
 }
 
@@ -100,8 +125,8 @@ class RefusedField(InvalidInput):
     def __init__(self, field_name: str, category: RedLineCategory, term: str, where: Where) -> None:
         super().__init__(
             f"Refused: field {field_name!r} is about {category.label} (matched {term!r} in "
-            f"{_WHERE_WORDS[where]}). Fairshare never stores political or other "
-            "special-category data (DESIGN.md red line 1); nothing was stored.",
+            f"{_WHERE_WORDS[where]}). {_WHY.get(category, _SPECIAL_CATEGORY)}; nothing was "
+            "stored.",
             errors=[{"field": where, "reason": f"refused category: {category.label}"}],
         )
         self.field_name = field_name
@@ -129,13 +154,19 @@ RED_LINE_TERMS: Mapping[RedLineCategory, Mapping[str, tuple[str, ...]]] = {
             "politic*", "ideolog*", "partisan", "left wing", "right wing", "leftist",
             "rightist", "activist", "activism", "protester", "protestor", "dissident",
             "communist", "socialist", "fascist", "anarchist", "marxist",
+            # taking part in protests and rallies; "demonstration" and "march" are contextual
+            "protest", "rally",
         ),
         "es": (
             "izquierdista", "derechista", "activista", "activismo", "manifestante",
             "disidente", "oficialista", "comunista", "socialista", "fascista", "anarquista",
-            "marxista",
+            "marxista", "protesta", "mitin", "cacerolazo",
         ),
-        "pt": ("esquerdista", "direitista", "ativista", "ativismo", "dissidente", "governista"),
+        # pt "comício" folds to es "comicio" (elections) and is refused as voting.
+        "pt": (
+            "esquerdista", "direitista", "ativista", "ativismo", "dissidente", "governista",
+            "protesto", "passeata",
+        ),
     },
     _C.PARTY_MEMBERSHIP: {
         # Bare "party"/"partido" are ambiguous (a third party; an Argentine district): see
@@ -251,7 +282,49 @@ RED_LINE_TERMS: Mapping[RedLineCategory, Mapping[str, tuple[str, ...]]] = {
         "es": ("red social", "medio social", "actividad en línea", "seguidor"),
         "pt": ("rede social", "mídia social", "atividade online"),
     },
+    _C.BEHAVIOUR_SCORE: {
+        # Words that only name a judgement of the person, refused on their own. A merchant
+        # loyalty card is refused too: it is a record of purchase behaviour, not a need fact.
+        # Conduct, behaviour, trust and compliance are refused only next to a score word: see
+        # CONTEXTUAL_TERMS. "credit" alone is financial and allowed; "social credit" is not.
+        "en": (
+            "loyalty", "loyal", "loyalist", "disloyal*", "trustworthiness", "trustworthy",
+            "untrustworth*", "obedien*", "disobedien*", "patriot*", "reputation", "attitude",
+            "fidelity", "social credit",
+        ),
+        # obedien* and patriot* also cover es/pt obediencia, obediência, patriota, patriótico.
+        "es": (
+            "lealtad", "leal", "desleal*", "confiabilidad", "desobedien*", "reputación",
+            "actitud", "fideli*", "crédito social",
+        ),
+        "pt": ("lealdade", "confiabilidade", "reputação", "atitude"),
+    },
 }
+
+# Words that turn a conduct, trust or compliance word into a score of the person.
+_SCORE_WORDS = (
+    "score", "scoring", "scored", "scorecard", "rating", "rated", "rank", "ranking", "ranked",
+    "grade", "graded", "grading", "index", "points", "tier",
+    "puntaje", "puntuación", "puntuar", "puntos", "calificación", "calificar", "nota",
+    "índice", "clasificación", "escalafón",
+    "pontuação", "pontuar", "pontos", "escore", "classificação",
+)
+# Words that, next to a conduct or trust word, make it a judgement of the person; not used
+# with compliance, where "assessment of compliance with health check-ups" is a programme
+# condition.
+_JUDGEMENT_WORDS = (
+    "level", "evaluation", "assessment", "appraisal", "flag", "civic", "citizen", "moral",
+    "nivel", "evaluación", "valoración", "cívico", "cívica", "ciudadano", "ciudadana",
+    "nível", "avaliação", "cidadão", "cidadã",
+)
+# Words that make a demonstration or march a political one the person took part in.
+_TAKING_PART_WORDS = (
+    "participation", "participate", "participated", "participant", "joined", "street",
+    "mass", "anti", "antigovernment", "protest",
+    "participación", "participó", "participa", "participante", "callejera", "callejero",
+    "masiva", "antigubernamental", "protesta",
+    "participação", "participou", "rua", "antigovernamental", "protesto",
+)
 
 # Words refused only when a context word stands within _CONTEXT_WINDOW words of them:
 # (category, words, context words).
@@ -284,6 +357,47 @@ CONTEXTUAL_TERMS: tuple[tuple[RedLineCategory, tuple[str, ...], tuple[str, ...]]
             "trabalhador", "trabalhadora", "operário", "operária", "membro", "filiação",
             "filiado", "filiada",
         ),
+    ),
+    (
+        # "compliance with health check-ups" is a programme condition; a compliance score
+        # is a score of the person's conduct.
+        _C.BEHAVIOUR_SCORE,
+        ("compliance", "cumplimiento", "cumprimento", "conformidade"),
+        _SCORE_WORDS,
+    ),
+    (
+        # "conduct disorder", "persona de confianza", "comportamento alimentar" are allowed;
+        # a conduct score, a trust level or "conducta ciudadana" is not.
+        _C.BEHAVIOUR_SCORE,
+        (
+            "conduct", "behaviour", "behavior", "trust", "conducta", "comportamiento",
+            "confianza", "conduta", "comportamento", "confiança",
+        ),
+        (*_SCORE_WORDS, *_JUDGEMENT_WORDS),
+    ),
+    (
+        # "senior citizen", "cartão de cidadão" are allowed; a citizen score is not.
+        _C.BEHAVIOUR_SCORE,
+        ("citizen", "ciudadano", "ciudadana", "cidadão", "cidadã"),
+        _SCORE_WORDS,
+    ),
+    (
+        # A cooking demonstration or a declaration of assets (manifestación de bienes) is
+        # allowed; attending a demonstration is political activity.
+        _C.POLITICAL_OPINION,
+        ("demonstration", "manifestación", "manifestação"),
+        (
+            *_TAKING_PART_WORDS, "attend", "attended", "attending", "attendance", "attendee",
+            "asistencia", "asistió", "asiste", "asistente", "comparecimento", "compareceu",
+            "presença",
+        ),
+    ),
+    (
+        # es/pt "marcha" is also a person's gait ("requiere asistencia para la marcha"), so
+        # attendance words are not context here. English "march" is a month: not listed.
+        _C.POLITICAL_OPINION,
+        ("marcha",),
+        _TAKING_PART_WORDS,
     ),
     (
         # A WhatsApp or Telegram number is a phone contact; its groups and channels are
@@ -323,6 +437,15 @@ ALLOWED_PHRASES: tuple[str, ...] = (
     # old British for a given name; honest dealing; livestock breeds
     "christian name", "good faith", "raza de ganado", "raza animal", "raça animal",
     "raça do gado",
+    # an evacuation meeting point; farming and nutrition demonstrations; declarations of
+    # assets or of will; clinical signs
+    "rally point", "cooking demonstration", "nutrition demonstration", "demonstration plot",
+    "demonstration farm", "demonstration garden", "manifestación de bienes",
+    "manifestación de voluntad", "manifestación clínica", "manifestação de vontade",
+    "manifestação de interesse", "manifestação clínica",
+    # a sworn statement (Mexico); a protested debt or cheque (financial, allowed); an invoice
+    "protesta de decir verdad", "protesto de título", "protesto em cartório",
+    "protesto de cheque", "protesto de letra", "nota fiscal",
 )
 
 # Articles, prepositions and conjunctions (en, es, pt), skipped so that phrases match across
@@ -584,17 +707,23 @@ def find_refused(text: str, *, standalone: bool = True) -> tuple[RedLineCategory
 
 
 def check_field(
-    name: str, label: str = "", description: str = "", choices: Iterable[str] = ()
+    name: str,
+    label: str = "",
+    description: str = "",
+    choices: Iterable[str] = (),
+    *,
+    purpose: str = "",
 ) -> None:
     """Raise RefusedField if a field is about a red-line category.
 
-    Looks at the name, then the label, the description and each enumeration choice, and
-    reports the first hit.
+    Looks at the name, then the label, the description, the purpose and each enumeration
+    choice, and reports the first hit.
     """
     texts: tuple[tuple[Where, str], ...] = (
         ("name", name),
         ("label", label),
         ("description", description),
+        ("purpose", purpose),
     )
     for where, text in texts:
         hit = find_refused(text)
@@ -608,4 +737,10 @@ def check_field(
 
 def check_definition(definition: FieldDefinition) -> None:
     """Raise RefusedField if a catalogue field definition is about a red-line category."""
-    check_field(definition.name, definition.label, definition.description, definition.choices)
+    check_field(
+        definition.name,
+        definition.label,
+        definition.description,
+        definition.choices,
+        purpose=definition.purpose,
+    )

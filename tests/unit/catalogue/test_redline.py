@@ -1,6 +1,6 @@
 """The red-line guard refuses special-category fields and lets ordinary ones through.
 
-DESIGN.md red line 1. Each case is an attempted field definition: refused ones name the
+DESIGN.md red lines 1 and 2. Each case is an attempted field definition: refused ones name the
 category and where the category showed; allowed ones are look-alikes that must still pass.
 """
 
@@ -33,6 +33,7 @@ ETHNIC = RedLineCategory.ETHNIC_ORIGIN
 UNION = RedLineCategory.TRADE_UNION
 SEX = RedLineCategory.SEX_LIFE_OR_ORIENTATION
 SOCIAL = RedLineCategory.SOCIAL_MEDIA
+BEHAVIOUR = RedLineCategory.BEHAVIOUR_SCORE
 
 
 class Attempt(NamedTuple):
@@ -40,6 +41,7 @@ class Attempt(NamedTuple):
     label: str = ""
     description: str = ""
     choices: tuple[str, ...] = ()
+    purpose: str = ""
 
 
 def refused(
@@ -49,19 +51,25 @@ def refused(
     label: str = "",
     description: str = "",
     choices: tuple[str, ...] = (),
+    purpose: str = "",
 ) -> Any:
+    shown = label or description or purpose or ",".join(choices)
     return pytest.param(
-        Attempt(name, label, description, choices),
+        Attempt(name, label, description, choices, purpose),
         category,
         where,
-        id=f"{where}:{name}:{label or description or ','.join(choices)}"[:80],
+        id=f"{where}:{name}:{shown}"[:80],
     )
 
 
 def allowed(
-    name: str, label: str = "", description: str = "", choices: tuple[str, ...] = ()
+    name: str,
+    label: str = "",
+    description: str = "",
+    choices: tuple[str, ...] = (),
+    purpose: str = "",
 ) -> Any:
-    return pytest.param(Attempt(name, label, description, choices), id=name)
+    return pytest.param(Attempt(name, label, description, choices, purpose), id=name)
 
 
 REFUSED = [
@@ -178,6 +186,85 @@ REFUSED = [
     refused(VOTING, "choices", "participation", choices=("voted", "abstained")),
 ]
 
+# DESIGN.md red line 2: no per-person score of conduct or loyalty.
+REFUSED_BEHAVIOUR = [
+    # English names
+    refused(BEHAVIOUR, "name", "loyalty_score"),
+    refused(BEHAVIOUR, "name", "conduct_score"),
+    refused(BEHAVIOUR, "name", "behaviour_rating"),
+    refused(BEHAVIOUR, "name", "behavior_rating"),
+    refused(BEHAVIOUR, "name", "social_credit"),
+    refused(BEHAVIOUR, "name", "trust_score"),
+    refused(BEHAVIOUR, "name", "trust_level"),
+    refused(BEHAVIOUR, "name", "compliance_rating"),
+    refused(BEHAVIOUR, "name", "health_compliance_score"),
+    refused(BEHAVIOUR, "name", "reputation_score"),
+    refused(BEHAVIOUR, "name", "citizen_score"),
+    refused(BEHAVIOUR, "name", "conduct_grade"),
+    refused(BEHAVIOUR, "name", "civic_behaviour"),
+    refused(BEHAVIOUR, "name", "trustworthiness"),
+    refused(BEHAVIOUR, "name", "obedience_level"),
+    refused(BEHAVIOUR, "name", "patriotism_index"),
+    refused(BEHAVIOUR, "name", "attitude_towards_government"),
+    refused(BEHAVIOUR, "name", "disloyal_flag"),
+    refused(BEHAVIOUR, "name", "loyalty_card_number"),
+    # Spanish names
+    refused(BEHAVIOUR, "name", "puntaje_de_conducta"),
+    refused(BEHAVIOUR, "name", "puntuacion_lealtad"),
+    refused(BEHAVIOUR, "name", "calificacion_comportamiento"),
+    refused(BEHAVIOUR, "name", "credito_social"),
+    refused(BEHAVIOUR, "name", "conducta_ciudadana"),
+    refused(BEHAVIOUR, "name", "puntaje_ciudadano"),
+    refused(BEHAVIOUR, "name", "nivel_de_confianza"),
+    refused(BEHAVIOUR, "name", "indice_de_cumplimiento"),
+    refused(BEHAVIOUR, "name", "actitud_hacia_el_gobierno"),
+    refused(BEHAVIOUR, "name", "reputación"),
+    refused(BEHAVIOUR, "name", "tarjeta_de_fidelizacion"),
+    # Portuguese names
+    refused(BEHAVIOUR, "name", "pontuacao_de_conduta"),
+    refused(BEHAVIOUR, "name", "nota_de_comportamento"),
+    refused(BEHAVIOUR, "name", "lealdade"),
+    refused(BEHAVIOUR, "name", "conduta_cidada"),
+    refused(BEHAVIOUR, "name", "classificação_de_confiabilidade"),
+    refused(BEHAVIOUR, "name", "indice_de_obediencia"),
+    refused(BEHAVIOUR, "name", "cartao_fidelidade"),
+    # spelling variants: case, accents, separators, plurals
+    refused(BEHAVIOUR, "name", "LoyaltyScore"),
+    refused(BEHAVIOUR, "name", "CONDUCT_SCORE"),
+    refused(BEHAVIOUR, "name", "behaviour-ratings"),
+    refused(BEHAVIOUR, "name", "puntajes_de_conducta"),
+    refused(BEHAVIOUR, "name", "pontuações_de_conduta"),
+    refused(BEHAVIOUR, "name", "calificaciónComportamiento"),
+    refused(BEHAVIOUR, "name", "Crédito Social"),
+    # taking part in rallies, demonstrations, marches and protests is political opinion
+    refused(POLITICAL, "name", "rally_attendance"),
+    refused(POLITICAL, "name", "attended_demonstrations"),
+    refused(POLITICAL, "name", "protest_participation"),
+    refused(POLITICAL, "name", "asistencia_a_mitines"),
+    refused(POLITICAL, "name", "asistencia_a_manifestaciones"),
+    refused(POLITICAL, "name", "participacion_en_protestas"),
+    refused(POLITICAL, "name", "participo_en_marchas"),
+    refused(POLITICAL, "name", "participacao_em_passeatas"),
+    refused(POLITICAL, "name", "presenca_em_manifestacoes"),
+    refused(POLITICAL, "name", "participou_de_protestos"),
+    # only the label, description, purpose or a choice gives it away
+    refused(BEHAVIOUR, "label", "score_a", label="Citizen score"),
+    refused(BEHAVIOUR, "description", "extra_1", "Extra", "Puntaje de lealtad al gobierno"),
+    refused(BEHAVIOUR, "choices", "standing", choices=("loyal", "disloyal", "unknown")),
+    refused(BEHAVIOUR, "choices", "disposition", choices=("obedient", "disobedient")),
+    refused(
+        BEHAVIOUR, "purpose", "notes", "Notes", purpose="rank citizens by loyalty to the government"
+    ),
+    refused(BEHAVIOUR, "purpose", "indicator", "Indicator", purpose="compute a trust score"),
+    refused(BEHAVIOUR, "purpose", "observacao", "Observação", purpose="nota de comportamento"),
+    refused(
+        POLITICAL, "purpose", "events", "Events", purpose="screen out people who attend rallies"
+    ),
+    refused(
+        PARTY, "purpose", "outreach", "Outreach", purpose="contact members of the ruling party"
+    ),
+]
+
 ALLOWED = [
     # the brief's look-alikes
     allowed("income_source", "Main source of income"),
@@ -240,33 +327,137 @@ ALLOWED = [
     allowed("owns_vehicle", "Owns a motor vehicle"),
 ]
 
+# Need scores, financial facts and programme conditions that look like red line 2.
+ALLOWED_BEHAVIOUR = [
+    allowed(
+        "credit_score", "Credit score", "Bureau credit score, for debt relief", purpose="means test"
+    ),
+    allowed("puntaje_crediticio", "Puntaje crediticio"),
+    allowed("debt_arrears", "Debt arrears"),
+    allowed("poverty_score", "Poverty score", purpose="means test"),
+    allowed("pmt_score", "PMT score", "Proxy means test score"),
+    allowed("proxy_means_test_score", "Proxy means test score"),
+    allowed("vulnerability_index", "Vulnerability index"),
+    allowed("sisben_score", "Puntaje del SISBÉN"),
+    allowed("attendance_days", "Days attended at school", purpose="programme conditions"),
+    allowed("asistencia_escolar", "Asistencia escolar"),
+    allowed("frequencia_escolar", "Frequência escolar"),
+    allowed("attendance_days_march", "School attendance days in March"),
+    allowed("clinic_attendance", "Clinic attendance"),
+    allowed("health_checkup_attended", "Attended the health check-up"),
+    allowed("health_compliance", "Compliance with health check-ups", purpose="CCT conditions"),
+    allowed("cumplimiento_corresponsabilidades", "Cumplimiento de corresponsabilidades"),
+    allowed("persona_de_confianza", "Persona de confianza", "Contacto de confianza"),
+    allowed("trusted_contact_name", "Trusted contact"),
+    allowed("trust_fund_balance", "Trust fund balance"),
+    allowed("conduct_disorder", "Conduct disorder", "Psychosocial disability screening"),
+    allowed("comportamento_alimentar", "Comportamento alimentar"),
+    allowed("senior_citizen_card", "Senior citizen card"),
+    allowed("cartao_de_cidadao", "Cartão de Cidadão"),
+    allowed("cooking_demonstration_attendance", "Attended cooking demonstrations"),
+    allowed("manifestacion_de_bienes", "Manifestación de bienes", "Para asistencia social"),
+    allowed("dificultad_marcha", "Dificultad para la marcha", "Requiere asistencia para la marcha"),
+    allowed("declaracion_jurada", "Declaración bajo protesta de decir verdad"),
+    allowed("protesto_de_titulo", "Protesto de título em cartório"),
+    allowed("rally_point", "Evacuation rally point"),
+    allowed("patrimonio", "Patrimonio familiar"),
+    allowed("aptitud_laboral", "Aptitud laboral"),
+]
 
-@pytest.mark.parametrize(("attempt", "category", "where"), REFUSED)
+
+def _check(attempt: Attempt) -> None:
+    check_field(
+        attempt.name, attempt.label, attempt.description, attempt.choices, purpose=attempt.purpose
+    )
+
+
+@pytest.mark.parametrize(("attempt", "category", "where"), [*REFUSED, *REFUSED_BEHAVIOUR])
 def test_refuses_red_line_field(attempt: Attempt, category: RedLineCategory, where: str) -> None:
     """A field about a red-line category is refused, naming the category and where it showed."""
     with pytest.raises(RefusedField) as caught:
-        check_field(attempt.name, attempt.label, attempt.description, attempt.choices)
+        _check(attempt)
     assert caught.value.category is category
     assert caught.value.where == where
     assert category.label in str(caught.value)
 
 
-@pytest.mark.parametrize("attempt", ALLOWED)
+@pytest.mark.parametrize("attempt", [*ALLOWED, *ALLOWED_BEHAVIOUR])
 def test_allows_look_alike_field(attempt: Attempt) -> None:
     """A legitimate field that shares words or letters with the red line is not refused."""
-    check_field(attempt.name, attempt.label, attempt.description, attempt.choices)
+    _check(attempt)
 
 
 def test_table_is_large_enough() -> None:
     """The case tables hold at least 80 attempted definitions, refused and allowed."""
     assert len(REFUSED) + len(ALLOWED) >= 80
-    assert {p.values[1] for p in REFUSED} == set(RedLineCategory)
+    assert {p.values[1] for p in [*REFUSED, *REFUSED_BEHAVIOUR]} == set(RedLineCategory)
+
+
+def test_behaviour_tables_are_large_enough() -> None:
+    """Red line 2 has at least 25 refused cases in en, es and pt, and 15 allowed look-alikes."""
+    behaviour = [p for p in REFUSED_BEHAVIOUR if p.values[1] is BEHAVIOUR]
+    assert len(behaviour) >= 25
+    assert len(ALLOWED_BEHAVIOUR) >= 15
+    assert sum(p.values[2] == "purpose" for p in REFUSED_BEHAVIOUR) >= 3
 
 
 @pytest.mark.parametrize("definition", CORE_FIELDS, ids=lambda d: d.name)
 def test_core_fields_pass(definition: FieldDefinition) -> None:
     """Every core catalogue field passes the guard."""
     check_definition(definition)
+
+
+@pytest.mark.parametrize("definition", CORE_FIELDS, ids=lambda d: d.name)
+def test_core_purposes_pass(definition: FieldDefinition) -> None:
+    """Every core field's purpose text passes the guard on its own."""
+    assert find_refused(definition.purpose) is None
+
+
+def test_check_definition_reads_purpose() -> None:
+    """check_definition looks at a definition's purpose, after its description."""
+    definition = FieldDefinition(
+        "notes",
+        "Notes",
+        FieldType.TEXT,
+        Entity.PERSON,
+        "rank citizens by loyalty to the government",
+    )
+    with pytest.raises(RefusedField) as caught:
+        check_definition(definition)
+    assert (caught.value.category, caught.value.where) == (BEHAVIOUR, "purpose")
+    assert caught.value.errors == [
+        {"field": "purpose", "reason": "refused category: behaviour or loyalty score"}
+    ]
+
+
+def test_purpose_is_checked_after_description_and_before_choices() -> None:
+    """The description is reported before the purpose, the purpose before the choices."""
+    with pytest.raises(RefusedField) as caught:
+        check_field(
+            "notes", "Notes", "Voted in the last election", ("catholic",), purpose="loyalty"
+        )
+    assert (caught.value.category, caught.value.where) == (VOTING, "description")
+    with pytest.raises(RefusedField) as caught:
+        check_field("notes", "Notes", "", ("catholic",), purpose="loyalty score")
+    assert (caught.value.category, caught.value.where) == (BEHAVIOUR, "purpose")
+
+
+def test_behaviour_refusal_cites_red_line_2() -> None:
+    """A behaviour-score refusal names its category and cites DESIGN.md red line 2."""
+    with pytest.raises(RefusedField) as caught:
+        check_field("conduct_score")
+    assert str(caught.value) == (
+        "Refused: field 'conduct_score' is about behaviour or loyalty score (matched "
+        "'conduct score' in its name). Fairshare never scores a person's conduct or loyalty "
+        "(DESIGN.md red line 2); nothing was stored."
+    )
+    assert caught.value.term == "conduct score"
+
+
+def test_protestant_is_religion_not_protest() -> None:
+    """Adding 'protest' to political opinion leaves 'protestant' a religion."""
+    assert find_refused("protestant_church") == (RELIGION, "protestant")
+    assert find_refused("protest_march") == (POLITICAL, "protest")
 
 
 def test_check_definition_reads_choices() -> None:
@@ -322,6 +513,8 @@ def test_labels_follow_design() -> None:
     """Category labels use DESIGN.md's words."""
     assert VOTING.label == "voting or electoral participation"
     assert SEX.label == "sex life or sexual orientation"
+    assert BEHAVIOUR.label == "behaviour or loyalty score"
+    assert BEHAVIOUR.value == "behaviour_score"
 
 
 def test_normalise_folds_case_accents_and_separators() -> None:
@@ -376,6 +569,12 @@ BASE_TERMS: list[tuple[tuple[str, ...], RedLineCategory]] = [
     (("redes", "sociales"), SOCIAL),
     (("social", "media"), SOCIAL),
     (("political", "opinion"), POLITICAL),
+    (("loyalty", "score"), BEHAVIOUR),
+    (("conduct", "score"), BEHAVIOUR),
+    (("puntaje", "conducta"), BEHAVIOUR),
+    (("credito", "social"), BEHAVIOUR),
+    (("pontuacao", "conduta"), BEHAVIOUR),
+    (("participacion", "protestas"), POLITICAL),
 ]
 
 # Harmless look-alikes; every variant of them must stay allowed.
@@ -389,6 +588,11 @@ ALLOWED_BASES: list[tuple[str, ...]] = [
     ("income", "source"),
     ("devoted", "hours"),
     ("whatsapp", "number"),
+    ("poverty", "score"),
+    ("credit", "score"),
+    ("school", "attendance"),
+    ("persona", "confianza"),
+    ("health", "compliance"),
 ]
 
 NEUTRAL_WORDS = ("household", "head", "code", "del", "hogar", "current")
