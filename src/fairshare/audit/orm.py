@@ -18,13 +18,12 @@ from sqlalchemy import (
     Table,
     Text,
     func,
-    insert,
     select,
     update,
 )
 
 from fairshare.audit.model import GENESIS_HASH, AccessEntry, as_utc
-from fairshare.db import metadata
+from fairshare.db import bulk_insert, metadata
 
 access_log = Table(
     "access_log",
@@ -78,8 +77,9 @@ class AccessLogRepository:
     def append(self, entries: list[AccessEntry]) -> None:
         if not entries:
             return
-        self.connection.execute(
-            insert(access_log),
+        bulk_insert(
+            self.connection,
+            access_log,
             [
                 {
                     "sequence": e.sequence,

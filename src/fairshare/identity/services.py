@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -21,6 +20,7 @@ from fairshare.db import UnitOfWork
 from fairshare.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from fairshare.identity.model import Actor, Role
 from fairshare.identity.orm import api_tokens, users
+from fairshare.ids import new_id
 from fairshare.registry.orm import people
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,79}$")
@@ -99,7 +99,7 @@ def create_user(
             is None
         ):
             raise NotFound(f"no person with id {person_id}; register the person first")
-        user_id = str(uuid.uuid4())
+        user_id = new_id()
         uow.connection.execute(
             insert(users).values(
                 id=user_id,
@@ -194,7 +194,7 @@ def issue_token(uow: UnitOfWork, user: User, lifetime: timedelta, label: str = "
     with uow:
         uow.connection.execute(
             insert(api_tokens).values(
-                id=str(uuid.uuid4()),
+                id=new_id(),
                 token_hash=_digest(token),
                 user_id=user.id,
                 label=label[:80],

@@ -9,7 +9,6 @@ at all, with its access-log entries.
 from __future__ import annotations
 
 import json
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from fairshare.audit import services as audit
 from fairshare.audit.model import AccessRequest, Tag, utc_now
@@ -34,10 +33,11 @@ from fairshare.catalogue.model import (
     clean_text,
 )
 from fairshare.catalogue.redline import check_field
-from fairshare.db import UnitOfWork
+from fairshare.db import UnitOfWork, bulk_insert
 from fairshare.errors import InvalidInput
 from fairshare.identity.guard import authorize
 from fairshare.identity.model import Actor, Purpose
+from fairshare.ids import new_id
 from fairshare.keys import FieldCipher
 from fairshare.registry.model import HEALTH_SCOPE, name_key
 from fairshare.registry.orm import consents, health_values, households, income_records, people
@@ -271,7 +271,7 @@ class Importer:
             key = plan.household_key(index)
             household_id = household_ids.get(key)
             if household_id is None:
-                household_id = household_ids[key] = str(uuid.uuid4())
+                household_id = household_ids[key] = new_id()
                 values = plan.values(index, Entity.HOUSEHOLD)
                 core = {n: values.get(n) for n in CORE_HOUSEHOLD_COLUMNS}
                 extra = {
@@ -299,7 +299,7 @@ class Importer:
                         tuple(n for n, v in values.items() if v is not None),
                     )
                 )
-            person_id = str(uuid.uuid4())
+            person_id = new_id()
             values = plan.values(index, Entity.PERSON)
             core = {n: values.get(n) for n in CORE_PERSON_COLUMNS}
             extra = {}
@@ -335,7 +335,7 @@ class Importer:
             if plan.consent(index):
                 consent_rows.append(
                     {
-                        "id": str(uuid.uuid4()),
+                        "id": new_id(),
                         "person_id": person_id,
                         "scope": HEALTH_SCOPE,
                         "method": f"recorded in import {source}"[:80],
@@ -383,7 +383,7 @@ class Importer:
             (households, people, health_values, consents, income_records), batches, strict=True
         ):
             if batch:
-                self.uow.connection.execute(insert(table), batch)
+                bulk_insert(self.uow.connection, table, batch)
                 batch.clear()
 
 

@@ -7,7 +7,6 @@ access-log entries for it in that same transaction: either both land or neither 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -31,6 +30,7 @@ from fairshare.db import UnitOfWork
 from fairshare.errors import Conflict, InvalidInput
 from fairshare.identity.guard import authorize
 from fairshare.identity.model import Actor, Purpose, Role
+from fairshare.ids import new_id
 from fairshare.keys import FieldCipher
 from fairshare.registry.model import (
     HEALTH_SCOPE,
@@ -139,10 +139,6 @@ class CorrectionRequest:
     decision_reason: str | None
 
 
-def _new_id() -> str:
-    return str(uuid.uuid4())
-
-
 def _to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
@@ -187,7 +183,7 @@ class Registry:
                     f"'head'; this one has {heads}",
                     errors=[{"field": "members", "reason": "exactly one head"}],
                 )
-            household = Household(_new_id(), parsed_household, household_ref)
+            household = Household(new_id(), parsed_household, household_ref)
             self._insert_household(catalogue, household)
             log: list[AccessRequest] = [
                 self._request(
@@ -298,7 +294,7 @@ class Registry:
         member: MemberInput,
     ) -> Person:
         now = utc_now()
-        person_id = _new_id()
+        person_id = new_id()
         plain = {n: v for n, v in values.items() if not _definition(catalogue, n).is_health}
         health = {
             n: v for n, v in values.items() if _definition(catalogue, n).is_health and v is not None
@@ -327,7 +323,7 @@ class Registry:
         if member.health_consent:
             self.uow.connection.execute(
                 insert(consents).values(
-                    id=_new_id(),
+                    id=new_id(),
                     person_id=person_id,
                     scope=HEALTH_SCOPE,
                     method=clean_text(member.consent_method, max_length=80) or "recorded",
@@ -914,7 +910,7 @@ class Registry:
             if not self._has_consent(person_id, scope):
                 self.uow.connection.execute(
                     insert(consents).values(
-                        id=_new_id(),
+                        id=new_id(),
                         person_id=person_id,
                         scope=scope,
                         method=method,
@@ -1090,7 +1086,7 @@ class Registry:
                 )
             )
             request = CorrectionRequest(
-                _new_id(),
+                new_id(),
                 person_id,
                 field,
                 parsed[field],

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fairshare.audit.model import GENESIS_HASH, AccessEntry, AccessRequest, chain, verify
+from fairshare.audit.model import (
+    GENESIS_HASH,
+    AccessEntry,
+    AccessRequest,
+    canonical_json,
+    chain,
+    verify,
+)
 
 AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -117,3 +125,43 @@ def test_naive_timestamps_hash_as_utc() -> None:
     log = entries(2)
     naive = [replace(e, at=e.at.replace(tzinfo=None)) for e in log]
     assert verify(naive, 2, log[-1].hash).ok
+
+
+@given(
+    st.text(),
+    st.text(),
+    st.text(),
+    st.text(),
+    st.text(),
+    st.text(),
+    st.lists(st.text(), max_size=5),
+    st.integers(min_value=1, max_value=10**12),
+)
+def test_canonical_form_is_sorted_compact_json(
+    actor: str,
+    role: str,
+    purpose: str,
+    action: str,
+    subject: str,
+    outcome: str,
+    fields: list[str],
+    sequence: int,
+) -> None:
+    """The hand-written canonical form is byte-identical to json.dumps with sorted keys."""
+    request = AccessRequest(actor, role, purpose, action, "person", subject, tuple(fields), outcome)
+    at_text = AT.isoformat(timespec="milliseconds")
+    body = {
+        "sequence": sequence,
+        "at": at_text,
+        "actor": actor,
+        "role": role,
+        "purpose": purpose,
+        "action": action,
+        "subject_type": "person",
+        "subject_id": subject,
+        "fields": sorted(fields),
+        "outcome": outcome,
+        "previous_hash": GENESIS_HASH,
+    }
+    expected = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canonical_json(sequence, at_text, request, GENESIS_HASH) == expected
