@@ -502,7 +502,9 @@ class _Validation:
             first = indexes[0]
             for index in indexes[1:]:
                 for name in household_columns:
-                    if self.parsed[name][index] != self.parsed[name][first]:
+                    # Compared as written: a value invalid in the first row is reported
+                    # there once, not again as a disagreement on every other row.
+                    if _as_written(self.data[name][index]) != _as_written(self.data[name][first]):
                         self.error(
                             index,
                             name,
@@ -525,14 +527,12 @@ class _Validation:
                     "relationship_to_head",
                     f"household {key} already has a head (row {heads[0] + 1})",
                 )
-        # A household whose head row is rejected cannot be imported without it.
+        # A household whose only head row is rejected cannot be imported without it; with a
+        # second head flagged, the first (valid) head still carries the household.
         for indexes in members.values():
             if any(i in self._bad for i in indexes) and has_relationship:
-                head_bad = any(
-                    i in self._bad and self.parsed["relationship_to_head"][i] == "head"
-                    for i in indexes
-                )
-                if head_bad:
+                heads = [i for i in indexes if self.parsed["relationship_to_head"][i] == "head"]
+                if heads and all(i in self._bad for i in heads):
                     for index in indexes:
                         if index not in self._bad:
                             self.error(
@@ -541,6 +541,10 @@ class _Validation:
                                 "the household's head row is invalid, so the household "
                                 "cannot be imported",
                             )
+
+
+def _as_written(raw: Any) -> str:
+    return "" if raw is None else str(raw).strip()
 
 
 def _write_rejected(

@@ -117,7 +117,7 @@ BAD_ROWS: dict[int, tuple[str, str]] = {
     15: ("relationship_to_head", "no member whose relationship is 'head'"),
     16: ("relationship_to_head", "no member whose relationship is 'head'"),
 }
-CLEAN_ROWS = (1, 2, 11, 17)  # row 13 is the first of two heads: whether it stands is not pinned
+CLEAN_ROWS = (1, 2, 11, 13, 17)  # row 13 is the first of two heads: it still stands
 MIXED_ROWS = [
     row("R01", "H01"),
     row("R02", "H01", given_names="Lucía", relationship_to_head="grandchild"),
@@ -450,3 +450,22 @@ def test_purpose_without_registration_is_refused(
     after = counts(services)
     assert after[:3] == before[:3]
     assert after[3] == before[3] + 1
+
+
+def test_bad_household_value_is_reported_once(
+    services: Services, importer_actor: Actor, tmp_path: Path
+) -> None:
+    """An invalid household value in the first row is not repeated as a disagreement."""
+    rows = [
+        row("R1", "H1", dwelling_type="castle"),
+        row("R2", "H1", dwelling_type="castle", relationship_to_head="child"),
+    ]
+    path = write_rows(tmp_path / "castle.csv", rows)
+    with pytest.raises(ImportRejected) as error:
+        services.importer.import_table(importer_actor, read_table(path))
+    reasons = [(e.row, e.field, e.reason) for e in error.value.row_errors]
+    assert not any("differs" in reason for _, _, reason in reasons)
+    assert [(r, f) for r, f, _ in reasons if f == "dwelling_type"] == [
+        (1, "dwelling_type"),
+        (2, "dwelling_type"),
+    ]
