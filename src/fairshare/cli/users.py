@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import typer
+from rich.table import Table
 
 from fairshare.cli.console import console, operator, reported, services
 from fairshare.errors import NotFound
@@ -49,3 +50,44 @@ def token(
         if user is None:
             raise NotFound(f"no user {username!r}; create it with `fairshare users create`")
         console.print(identity.issue_token(svc.uow(), user, timedelta(hours=hours), label))
+
+
+@app.command("list")
+def list_accounts() -> None:
+    """Every account, its role and whether it is locked or inactive."""
+    table = Table("username", "role", "display name", "active", "locked until", "person")
+    for status in identity.list_users(services().uow()):
+        user = status.user
+        table.add_row(
+            user.username,
+            user.role.value,
+            user.display_name,
+            "yes" if user.active else "no",
+            status.locked_until or "",
+            "linked" if user.person_id else "",
+        )
+    console.print(table)
+
+
+@app.command()
+def unlock(username: str) -> None:
+    """Lift a lockout after repeated failed logins."""
+    with reported():
+        identity.unlock(services().uow(), username)
+    console.print(f"unlocked {username}")
+
+
+@app.command()
+def deactivate(username: str) -> None:
+    """Stop an account from logging in and revoke its tokens."""
+    with reported():
+        identity.set_active(services().uow(), username, False)
+    console.print(f"deactivated {username}; its tokens are revoked")
+
+
+@app.command()
+def activate(username: str) -> None:
+    """Let a deactivated account log in again."""
+    with reported():
+        identity.set_active(services().uow(), username, True)
+    console.print(f"activated {username}")

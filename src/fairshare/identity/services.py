@@ -240,3 +240,56 @@ def find_user(uow: UnitOfWork, username: str) -> User | None:
     with uow:
         row = uow.connection.execute(select(users).where(users.c.username == username)).first()
     return None if row is None else _user(row)
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    user: User
+    locked_until: str | None
+    failed_logins: int
+
+
+def list_users(uow: UnitOfWork) -> list[AccountStatus]:
+    """Every account with its lock state, by username."""
+    with uow:
+        rows = uow.connection.execute(select(users).order_by(users.c.username)).all()
+    return [
+        AccountStatus(
+            _user(row),
+            None
+            if row.locked_until is None
+            else as_utc(row.locked_until).isoformat(timespec="minutes"),
+            row.failed_logins,
+        )
+        for row in rows
+    ]
+
+
+def unlock(uow: UnitOfWork, username: str) -> None:
+    """Lift a lockout after failed logins; raises NotFound for an unknown username."""
+    _update_user(uow, username, failed_logins=0, locked_until=None)
+
+
+def set_active(uow: UnitOfWork, username: str, active: bool) -> None:
+    """Deactivate (revoking every token) or reactivate an account; raises NotFound."""
+    user_id = _update_user(uow, username, active=active)
+    if not active:
+        with uow:
+            uow.connection.execute(
+                update(api_tokens)
+                .where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=utc_now())
+            )
+            uow.commit()
+
+
+def _update_user(uow: UnitOfWork, username: str, **values: object) -> str:
+    with uow:
+        row = uow.connection.execute(
+            select(users.c.id).where(users.c.username == username.strip().lower())
+        ).first()
+        if row is None:
+            raise NotFound(f"no user {username!r}; `fairshare users list` shows the accounts")
+        uow.connection.execute(update(users).where(users.c.id == row.id).values(**values))
+        uow.commit()
+    return str(row.id)

@@ -88,3 +88,25 @@ def test_usernames_are_unique(services: Services) -> None:
     identity.create_user(services.uow(), "dup", PASSWORD, Role.AUDITOR)
     with pytest.raises(Conflict):
         identity.create_user(services.uow(), "DUP", PASSWORD, Role.AUDITOR)
+
+
+def test_unlock_and_deactivate(services: Services) -> None:
+    """An administrator can lift a lockout, and deactivating revokes the account's tokens."""
+    user = identity.create_user(services.uow(), "rosa", PASSWORD, Role.CASEWORKER)
+    for _ in range(5):
+        with pytest.raises(LoginRefused):
+            identity.authenticate(services.uow(), "rosa", "wrong password!")
+    listed = {s.user.username: s for s in identity.list_users(services.uow())}
+    assert listed["rosa"].locked_until is not None
+    identity.unlock(services.uow(), "rosa")
+    assert identity.authenticate(services.uow(), "rosa", PASSWORD).username == "rosa"
+    token = identity.issue_token(services.uow(), user, timedelta(hours=1))
+    identity.set_active(services.uow(), "rosa", False)
+    with pytest.raises(Unauthenticated):
+        identity.resolve_token(services.uow(), token)
+    with pytest.raises(LoginRefused):
+        identity.authenticate(services.uow(), "rosa", PASSWORD)
+    identity.set_active(services.uow(), "rosa", True)
+    assert identity.authenticate(services.uow(), "rosa", PASSWORD).active
+    with pytest.raises(NotFound):
+        identity.unlock(services.uow(), "nobody")
