@@ -13,7 +13,9 @@ app = typer.Typer(
 
 
 @app.command()
-def upgrade(revision: str = typer.Argument("heads", help="Target revision (default: the newest)")) -> None:
+def upgrade(
+    revision: str = typer.Argument("heads", help="Target revision (default: the newest)"),
+) -> None:
     """Apply migrations up to REVISION (default: the newest). Safe to run again."""
     engine = services().engine
     schema.upgrade(engine, revision)
