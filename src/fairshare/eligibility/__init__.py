@@ -1,0 +1,1 @@
+"""Eligibility: programmes, rules, decisions with explanations, simulation, appeals."""
