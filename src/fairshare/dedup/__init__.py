@@ -1,0 +1,1 @@
+"""Deduplication: finding the same person registered twice (Splink on DuckDB)."""
