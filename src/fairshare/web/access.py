@@ -1,0 +1,155 @@
+"""The authorisation table: every route of the application and the roles that may use it.
+
+Web pages are held to it by `fairshare.web.routing` before a page runs: someone not logged in
+is sent to the login page, a logged-in role not listed gets 403. API routes are guarded by
+the services (role and purpose, each refusal written to the access log); their rows say
+which roles hold a purpose the operation accepts. `tests/integration/web/test_authorisation.py`
+walks every route registered on the application with every role, and anonymously, and checks
+each answer against this table, so a new route cannot be added without a row here.
+
+A role being listed does not mean every request passes: services still check the purpose,
+and a citizen reaches only their own record.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from fairshare.identity.model import Role
+
+ANYONE: Final = "anyone"  # no login needed
+Allowed = frozenset[Role] | Literal["anyone"]
+Route = tuple[str, str]  # (method, path template)
+
+R = Role
+SIGNED_IN = frozenset(Role)
+ADMINISTRATOR = frozenset({R.ADMINISTRATOR})
+CASEWORKER = frozenset({R.CASEWORKER})
+AUDITOR = frozenset({R.AUDITOR})
+CITIZEN = frozenset({R.CITIZEN})
+PROGRAMME_OFFICER = frozenset({R.PROGRAMME_OFFICER})
+CASEWORKER_OR_CITIZEN = frozenset({R.CASEWORKER, R.CITIZEN})
+REGISTERING = frozenset({R.CASEWORKER, R.ADMINISTRATOR})
+
+WEB_ROUTES: dict[Route, Allowed] = {
+    # auth.py
+    ("GET", "/"): SIGNED_IN,
+    ("GET", "/login"): ANYONE,
+    ("POST", "/login"): ANYONE,
+    ("POST", "/logout"): SIGNED_IN,
+    ("GET", "/purpose"): SIGNED_IN,
+    ("POST", "/purpose"): SIGNED_IN,
+    ("POST", "/language"): ANYONE,
+    # public.py
+    ("GET", "/transparency"): ANYONE,
+    ("GET", "/static"): ANYONE,
+    # caseworker.py
+    ("GET", "/caseworker/households/new"): CASEWORKER,
+    ("POST", "/caseworker/households/new"): CASEWORKER,
+    ("GET", "/caseworker/households/{household_id}"): CASEWORKER,
+    ("GET", "/caseworker/search"): CASEWORKER,
+    ("POST", "/caseworker/search"): CASEWORKER,
+    ("GET", "/caseworker/people/{person_id}"): CASEWORKER,
+    ("GET", "/caseworker/people/{person_id}/edit"): CASEWORKER,
+    ("POST", "/caseworker/people/{person_id}/edit"): CASEWORKER,
+    ("GET", "/caseworker/people/{person_id}/history"): CASEWORKER,
+    ("GET", "/caseworker/corrections"): CASEWORKER,
+    ("POST", "/caseworker/corrections/{correction_id}/decision"): CASEWORKER,
+    # citizen.py
+    ("GET", "/me"): CITIZEN,
+    ("GET", "/me/household"): CITIZEN,
+    ("GET", "/me/access"): CITIZEN,
+    ("GET", "/me/corrections"): CITIZEN,
+    ("POST", "/me/corrections"): CITIZEN,
+    ("GET", "/me/consent"): CITIZEN,
+    ("POST", "/me/consent/withdraw"): CITIZEN,
+    ("GET", "/me/export"): CITIZEN,
+    # auditor.py
+    ("GET", "/auditor/log"): AUDITOR,
+    ("POST", "/auditor/log"): AUDITOR,
+    ("GET", "/auditor/verify"): AUDITOR,
+    ("POST", "/auditor/verify"): AUDITOR,
+    # admin.py
+    ("GET", "/admin/catalogue"): ADMINISTRATOR,
+    ("POST", "/admin/catalogue"): ADMINISTRATOR,
+    ("GET", "/admin/users"): ADMINISTRATOR,
+    ("POST", "/admin/users"): ADMINISTRATOR,
+    ("POST", "/admin/users/unlock"): ADMINISTRATOR,
+    ("POST", "/admin/users/deactivate"): ADMINISTRATOR,
+    ("POST", "/admin/users/activate"): ADMINISTRATOR,
+}
+
+API_ROUTES: dict[Route, Allowed] = {
+    # operations and the interactive documentation
+    ("GET", "/healthz"): ANYONE,
+    ("GET", "/openapi.json"): ANYONE,
+    ("GET", "/docs"): ANYONE,
+    ("GET", "/docs/oauth2-redirect"): ANYONE,
+    ("GET", "/redoc"): ANYONE,
+    # api/identity.py
+    ("POST", "/api/v1/auth/token"): ANYONE,
+    ("POST", "/api/v1/auth/logout"): SIGNED_IN,
+    ("GET", "/api/v1/auth/me"): SIGNED_IN,
+    ("POST", "/api/v1/users"): ADMINISTRATOR,
+    # api/catalogue.py
+    ("GET", "/api/v1/catalogue/fields"): ANYONE,
+    ("POST", "/api/v1/catalogue/fields"): ADMINISTRATOR,
+    # api/registry.py
+    ("POST", "/api/v1/households"): REGISTERING,
+    ("GET", "/api/v1/households/{household_id}"): CASEWORKER_OR_CITIZEN,
+    ("PATCH", "/api/v1/households/{household_id}"): CASEWORKER,
+    ("POST", "/api/v1/households/{household_id}/members"): REGISTERING,
+    ("GET", "/api/v1/people"): CASEWORKER,
+    ("GET", "/api/v1/people/{person_id}"): CASEWORKER_OR_CITIZEN,
+    ("PATCH", "/api/v1/people/{person_id}"): CASEWORKER,
+    ("GET", "/api/v1/people/{person_id}/history"): CASEWORKER_OR_CITIZEN,
+    ("POST", "/api/v1/people/{person_id}/consents"): CASEWORKER_OR_CITIZEN,
+    ("POST", "/api/v1/people/{person_id}/consents/{scope}/withdraw"): CASEWORKER_OR_CITIZEN,
+    ("POST", "/api/v1/people/{person_id}/corrections"): CASEWORKER_OR_CITIZEN,
+    ("GET", "/api/v1/corrections"): CASEWORKER_OR_CITIZEN,
+    ("POST", "/api/v1/corrections/{correction_id}/decision"): CASEWORKER,
+    ("GET", "/api/v1/people/{person_id}/export"): CASEWORKER_OR_CITIZEN,
+    ("GET", "/api/v1/people/{person_id}/access-report"): frozenset(
+        {R.CASEWORKER, R.AUDITOR, R.CITIZEN}
+    ),
+    ("GET", "/api/v1/me"): CITIZEN,
+    ("GET", "/api/v1/me/household"): CITIZEN,
+    ("GET", "/api/v1/me/export"): CITIZEN,
+    ("GET", "/api/v1/me/access-report"): CITIZEN,
+    ("POST", "/api/v1/imports"): REGISTERING,
+    # api/audit.py
+    ("GET", "/api/v1/audit/verify"): AUDITOR,
+    ("GET", "/api/v1/audit/entries"): AUDITOR,
+    # api/eligibility.py
+    ("POST", "/api/v1/programmes"): PROGRAMME_OFFICER,
+    ("GET", "/api/v1/programmes"): ANYONE,
+    ("GET", "/api/v1/programmes/{code}"): ANYONE,
+    ("PATCH", "/api/v1/programmes/{code}"): PROGRAMME_OFFICER,
+    ("POST", "/api/v1/programmes/{code}/simulate"): frozenset(
+        {R.PROGRAMME_OFFICER, R.CASEWORKER, R.AUDITOR}
+    ),
+    ("GET", "/api/v1/programmes/{code}/charts/{breakdown}"): frozenset(
+        {R.PROGRAMME_OFFICER, R.CASEWORKER, R.AUDITOR}
+    ),
+    ("POST", "/api/v1/programmes/{code}/publish"): PROGRAMME_OFFICER,
+    ("POST", "/api/v1/programmes/{code}/runs"): PROGRAMME_OFFICER,
+    ("GET", "/api/v1/people/{person_id}/decisions"): CASEWORKER_OR_CITIZEN,
+    ("GET", "/api/v1/me/decisions"): CITIZEN,
+    ("POST", "/api/v1/decisions/{decision_id}/appeals"): CASEWORKER_OR_CITIZEN,
+    ("GET", "/api/v1/appeals"): CASEWORKER,
+    ("POST", "/api/v1/appeals/{appeal_id}/decision"): CASEWORKER,
+    ("GET", "/api/v1/people/{person_id}/appeals"): CASEWORKER_OR_CITIZEN,
+    ("GET", "/api/v1/me/appeals"): CITIZEN,
+}
+
+ROUTE_ACCESS: dict[Route, Allowed] = {**WEB_ROUTES, **API_ROUTES}
+
+
+def allows(route: Route, role: Role | None) -> bool:
+    """Whether this role (None: not logged in) may use the route; unknown routes: no one."""
+    allowed = ROUTE_ACCESS.get(route)
+    if allowed is None:
+        return False
+    if allowed == ANYONE:
+        return True
+    return role is not None and role in allowed
