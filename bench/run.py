@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
-BENCHMARKS = ("synth", "import")
+BENCHMARKS = ("synth", "import", "eligibility", "dedup")
 
 
 def machine() -> dict[str, Any]:

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, select
 
 from fairshare import tables as _tables  # noqa: F401  (registers every table)
 from fairshare.db import UnitOfWork, make_engine
+from fairshare.eligibility.services import Eligibility
 from fairshare.keys import FieldCipher, KeyDirectoryError
 from fairshare.registry.importing import Importer
 from fairshare.registry.orm import health_values
@@ -57,6 +58,10 @@ class Services:
     @property
     def importer(self) -> Importer:
         return Importer(self.uow(), self.cipher)
+
+    @property
+    def eligibility(self) -> Eligibility:
+        return Eligibility(self.uow(), self.cipher, appeal_days=self.settings.appeal_days)
 
 
 def bootstrap(

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     token_lifetime_hours: int = Field(default=12, ge=1, le=24 * 90)
     max_failed_logins: int = Field(default=5, ge=1)
     lockout_minutes: int = Field(default=15, ge=1)
+    # Appeals not decided within this many days are flagged overdue.
+    appeal_days: int = Field(default=30, ge=1, le=365)
 
     @model_validator(mode="after")
     def _fill_paths_and_refuse_placeholders(self) -> Settings:

@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 
 from fairshare import __version__
-from fairshare.api import audit, catalogue, identity, problems, registry
+from fairshare.api import audit, catalogue, eligibility, identity, problems, registry
 from fairshare.api.limits import BodySizeLimit
 from fairshare.bootstrap import Services, bootstrap
+from fairshare.web.app import mount_web
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_UPLOAD_BYTES = registry.MAX_UPLOAD_BYTES
@@ -31,8 +32,9 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = services or bootstrap()
     problems.install(app)
-    for module in (identity, catalogue, registry, audit):
+    for module in (identity, catalogue, registry, audit, eligibility):
         app.include_router(module.router)
+    mount_web(app)  # the pages: everything outside /api, /docs and /healthz
 
     app.add_middleware(
         BodySizeLimit, default_limit=MAX_BODY_BYTES, limits={"/api/v1/imports": MAX_UPLOAD_BYTES}

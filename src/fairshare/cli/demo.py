@@ -21,6 +21,7 @@ from fairshare.catalogue import services as catalogue_services
 from fairshare.catalogue.model import Entity, FieldDefinition, FieldType
 from fairshare.catalogue.redline import RefusedField
 from fairshare.cli.console import console, operator, progress_bar
+from fairshare.cli.demo_eligibility import run_programmes
 from fairshare.errors import FairshareError
 from fairshare.identity import services as identity
 from fairshare.identity.model import Actor, Purpose, Role
@@ -76,6 +77,8 @@ def run(
     _users(services)
     _catalogue(services)
     citizen_person = _accesses(services)
+    console.print("8. eligibility: four programmes defined, simulated, published and run")
+    run_programmes(services, console)
     _summary(services, citizen_person)
 
 
@@ -245,7 +248,7 @@ def _summary(services: Services, citizen_person: str) -> None:
     with services.uow() as uow:
         log_entries = AccessLogRepository(uow.connection).count()
     with progress_bar() as bar:
-        task = bar.add_task("8. verifying the access log", total=log_entries)
+        task = bar.add_task("9. verifying the access log", total=log_entries)
         result = audit_services.verify(
             services.uow(), lambda done: bar.update(task, completed=done)
         )

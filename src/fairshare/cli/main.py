@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from fairshare.cli import audit, catalogue, db, demo, keys, registry, synth, users
+from fairshare.cli import (
+    audit,
+    catalogue,
+    db,
+    dedup,
+    demo,
+    eligibility,
+    keys,
+    registry,
+    synth,
+    users,
+)
 from fairshare.cli.console import errors
 from fairshare.settings import get_settings
 
@@ -21,6 +32,10 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="users")
 app.add_typer(keys.app, name="keys")
 app.add_typer(synth.app, name="synth")
+app.add_typer(dedup.app, name="dedup")
+app.add_typer(eligibility.programme_app, name="programme")
+app.add_typer(eligibility.decision_app, name="decision")
+app.add_typer(eligibility.appeal_app, name="appeal")
 app.command("demo")(demo.run)
 
 
