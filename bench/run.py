@@ -74,7 +74,11 @@ def write_summary() -> None:
         ]
         rows = data.get("results", [])
         if rows:
-            keys = list(rows[0])
+            keys = list(
+                dict.fromkeys(
+                    k for row in rows for k, v in row.items() if not isinstance(v, dict | list)
+                )
+            )
             lines.append("| " + " | ".join(keys) + " |")
             lines.append("|" + "---|" * len(keys))
             for row in rows:

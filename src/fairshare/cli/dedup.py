@@ -108,10 +108,10 @@ def evaluate(
         result = _deduplication().evaluate(
             operator(Purpose.DUPLICATE_REVIEW, Role.CASEWORKER), table, run_id
         )
-    _print_evaluation(result)
+    print_evaluation(result)
 
 
-def _print_evaluation(result: Evaluation) -> None:
+def print_evaluation(result: Evaluation) -> None:
     table = Table("measure", "precision", "recall", "F1", "counts")
     rows: list[tuple[str, Scores]] = [
         ("pairs linked", result.pairs),

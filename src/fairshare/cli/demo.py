@@ -21,6 +21,7 @@ from fairshare.catalogue import services as catalogue_services
 from fairshare.catalogue.model import Entity, FieldDefinition, FieldType
 from fairshare.catalogue.redline import RefusedField
 from fairshare.cli.console import console, operator, progress_bar
+from fairshare.cli.demo_dedup import run_dedup
 from fairshare.cli.demo_eligibility import run_programmes
 from fairshare.errors import FairshareError
 from fairshare.identity import services as identity
@@ -79,6 +80,8 @@ def run(
     citizen_person = _accesses(services)
     console.print("8. eligibility: four programmes defined, simulated, published and run")
     run_programmes(services, console)
+    console.print("9. deduplication: Splink over the registry, sure cases merged, the rest queued")
+    run_dedup(services, console, records_path.parent / "truth.parquet")
     _summary(services, citizen_person)
 
 
@@ -248,7 +251,7 @@ def _summary(services: Services, citizen_person: str) -> None:
     with services.uow() as uow:
         log_entries = AccessLogRepository(uow.connection).count()
     with progress_bar() as bar:
-        task = bar.add_task("9. verifying the access log", total=log_entries)
+        task = bar.add_task("10. verifying the access log", total=log_entries)
         result = audit_services.verify(
             services.uow(), lambda done: bar.update(task, completed=done)
         )
@@ -258,7 +261,7 @@ def _summary(services: Services, citizen_person: str) -> None:
         f"   access-log entries: {log_entries:,}; audit verify: [{colour}]{result.describe()}[/]"
     )
     console.print(
-        "Next: `make serve`, then open http://127.0.0.1:8000/docs "
+        "Next: `make serve`, then open http://127.0.0.1:8000/ (pages) or /docs (API) "
         "(log in as caseworker / demo-caseworker-password)"
     )
     if not result.ok:
