@@ -144,4 +144,9 @@ def format_amount(code: str, minor: int, language: str = "en") -> str:
     basket'; language 'en' or 'es' (other languages get the English unit)."""
     definition = asset_definition(code)
     value = Decimal(minor).scaleb(-definition.scale)
-    return f"{value:,.{definition.scale}f} {definition.unit(value, language)}"
+    if definition.asset is Asset.LOCAL_CURRENCY:
+        number = f"{value:,.{definition.scale}f}"  # money always shows its cents
+    else:
+        # "40 litres", not "40.000 litres" (which reads as forty thousand in Spanish).
+        number = f"{value.normalize():,f}"
+    return f"{number} {definition.unit(value, language)}"

@@ -70,8 +70,10 @@ def test_unknown_asset_and_formatting() -> None:
     """An unknown asset names the known ones; amounts print in the entry unit."""
     with pytest.raises(UnknownAsset, match="local_currency"):
         to_minor_units("gold", "1")
-    assert format_amount("fuel", 40000) == "40.000 litres of fuel"
-    assert format_amount("fuel", 40000, "es") == "40.000 litros de combustible"
+    assert format_amount("fuel", 40000) == "40 litres of fuel"
+    assert format_amount("fuel", 40000, "es") == "40 litros de combustible"
+    assert format_amount("fuel", 40500) == "40.5 litres of fuel"
+    assert format_amount("fuel", 1_250_000) == "1,250 litres of fuel"
     assert format_amount("local_currency", 13000) == "130.00 local currency"
     assert format_amount("food_basket", 1) == "1 food basket"
     assert format_amount("medicine_pack", 2, "es") == "2 paquetes de medicinas"
