@@ -28,6 +28,7 @@ from sqlalchemy import Select, select
 
 from fairshare.catalogue.model import Catalogue, Entity, FieldDefinition, FieldType
 from fairshare.db import UnitOfWork
+from fairshare.dedup.orm import dedup_merges
 from fairshare.keys import FieldCipher
 from fairshare.registry.orm import health_values, households, people
 
@@ -200,7 +201,11 @@ def _people_table(
         ]
     )
     batches = []
-    for rows in _batches(uow, select(*columns).order_by(people.c.id)):
+    # A record merged into its survivor by deduplication is the same person counted twice:
+    # it is left out, so nobody is decided about (and paid) once per registration.
+    merged = select(dedup_merges.c.merged_id).where(dedup_merges.c.unmerged_at.is_(None))
+    query = select(*columns).where(people.c.id.not_in(merged)).order_by(people.c.id)
+    for rows in _batches(uow, query):
         data: dict[str, list[Any]] = {
             "person_id": [r.id for r in rows],
             "household_id": [r.household_id for r in rows],
@@ -316,5 +321,6 @@ def _derive(
                               ELSE (total_cents * 2 + size) // (2 * size) END
                          AS DECIMAL(18, 0)) * 0.01 AS DECIMAL(14, 2)) AS income_per_person
         FROM household_profiles
+        WHERE size > 0  -- a household left empty by merges has nobody to decide about
         """  # noqa: S608 - catalogue column names only
     )

@@ -370,3 +370,23 @@ def test_merge_linked_merges_clusters_into_their_earliest_member(
     again = review(services).merge_linked(reviewer, run_id)
     assert again.merges == ()
     assert count(services, dedup_merges) == 3
+
+
+def test_merged_records_are_left_out_of_eligibility_runs(
+    services: Services, world: World, reviewer: Actor
+) -> None:
+    """After a merge, a new run decides about the survivor only, not the merged record."""
+    ana1, ana2 = world.ids["ana1"], world.ids["ana2"]
+    review(services).decide(reviewer, world.review_pair, accept=True, reason="same person")
+    officer = actor(Role.PROGRAMME_OFFICER, Purpose.PROGRAMME_DESIGN, username="officer")
+    run = services.eligibility.run(officer, "old_age_pension", date(2025, 7, 1))
+    with services.uow() as uow:
+        latest = (
+            uow.connection.execute(
+                select(decisions.c.subject_id).where(decisions.c.run_id == run.id)
+            )
+            .scalars()
+            .all()
+        )
+    assert ana1 in latest
+    assert ana2 not in latest
