@@ -10,23 +10,15 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-import fairshare
-from fairshare import schema
-from fairshare.db import UnitOfWork, make_engine
-from fairshare.identity import services as identity
-from fairshare.identity.model import Role
-from tests.e2e.test_server import PASSWORD, _free_port, _wait_until_healthy
+from tests.e2e.test_server import PASSWORD, Server, _prepare, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -61,74 +53,13 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"browser tests skipped: {reason}")
 
 
-@dataclass(frozen=True)
-class Server:
-    base_url: str
-    log: Path
-
-
 @contextmanager
 def _server(tmp_path: Path) -> Iterator[Server]:
     """The real server, with Uvicorn's access log on, so the test can read what it logs."""
     database_url = f"sqlite:///{tmp_path / 'fairshare.sqlite3'}"
-    engine = make_engine(database_url)
-    try:
-        schema.upgrade(engine)
-        for username, role in (
-            ("ada.admin", Role.ADMINISTRATOR),
-            ("luis.caseworker", Role.CASEWORKER),
-            ("olga.auditor", Role.AUDITOR),
-        ):
-            identity.create_user(
-                UnitOfWork(engine),
-                username,
-                PASSWORD,
-                role,
-                display_name=username.split(".")[0].title(),
-            )
-    finally:
-        engine.dispose()
-    port = _free_port()
-    source = str(Path(fairshare.__file__).resolve().parents[1])
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p),
-        "FAIRSHARE_DATABASE_URL": database_url,
-        "FAIRSHARE_VAR_DIR": str(tmp_path / "var"),
-        "FAIRSHARE_KEY_DIR": str(tmp_path / "keys"),
-        "FAIRSHARE_ENVIRONMENT": "test",
-    }
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "fairshare.api.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "info",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            _wait_until_healthy(process, base_url, log_path)
-            yield Server(base_url, log_path)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    _prepare(database_url)
+    with running_server(database_url, tmp_path, log_level="info") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ FAMILY_NAMES = "Zapatacruz Ollanta"
 class Server:
     base_url: str
     database_url: str
+    log: Path
 
 
 def _free_port() -> int:
@@ -53,13 +54,21 @@ def _prepare(database_url: str) -> None:
             ("luis.caseworker", Role.CASEWORKER),
             ("olga.auditor", Role.AUDITOR),
         ):
-            identity.create_user(UnitOfWork(engine), username, PASSWORD, role)
+            identity.create_user(
+                UnitOfWork(engine),
+                username,
+                PASSWORD,
+                role,
+                display_name=username.split(".")[0].title(),
+            )
     finally:
         engine.dispose()
 
 
 @contextmanager
-def running_server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+def running_server(
+    database_url: str, tmp_path: Path, log_level: str = "warning"
+) -> Iterator[Server]:
     """Start `uvicorn fairshare.api.app:create_app --factory`, wait for /healthz, stop after."""
     port = _free_port()
     source = str(Path(fairshare.__file__).resolve().parents[1])
@@ -85,7 +94,7 @@ def running_server(database_url: str, tmp_path: Path) -> Iterator[Server]:
                 "--port",
                 str(port),
                 "--log-level",
-                "warning",
+                log_level,
             ],
             env=env,
             stdout=log,
@@ -94,7 +103,7 @@ def running_server(database_url: str, tmp_path: Path) -> Iterator[Server]:
         try:
             base_url = f"http://127.0.0.1:{port}"
             _wait_until_healthy(process, base_url, log_path)
-            yield Server(base_url, database_url)
+            yield Server(base_url, database_url, log_path)
         finally:
             process.terminate()
             try:
