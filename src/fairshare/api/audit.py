@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query
 from fairshare.api.deps import CurrentActor, ServicesDep
 from fairshare.api.schemas import AccessEntryPublic, VerificationPublic
 from fairshare.audit import services as audit
-from fairshare.audit.model import AccessRequest, Tag
+from fairshare.audit.model import Tag
 from fairshare.audit.orm import AccessLogRepository
-from fairshare.identity.guard import authorize
+from fairshare.identity.guard import access_request, authorize
 from fairshare.identity.model import Purpose
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -62,10 +62,8 @@ def search(
         audit.record(
             uow,
             [
-                AccessRequest(
-                    actor.username,
-                    actor.role.value,
-                    actor.purpose.value,
+                access_request(
+                    actor,
                     Tag.AUDIT_LOG_SEARCH,
                     "access_log",
                     subject_id or "search",

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fairshare.audit import services as audit
-from fairshare.audit.model import AccessEntry, AccessRequest, Tag, VerificationResult
+from fairshare.audit.model import AccessEntry, Tag, VerificationResult
 from fairshare.audit.orm import AccessLogRepository
 from fairshare.db import UnitOfWork
-from fairshare.identity.guard import authorize
+from fairshare.identity.guard import access_request, authorize
 from fairshare.identity.model import Actor, Purpose
 
 AUDIT = frozenset({Purpose.AUDIT})
@@ -52,10 +52,8 @@ def search_log(
         audit.record(
             uow,
             [
-                AccessRequest(
-                    actor.username,
-                    actor.role.value,
-                    actor.purpose.value,
+                access_request(
+                    actor,
                     Tag.AUDIT_LOG_SEARCH,
                     "access_log",
                     query.subject_id or "search",

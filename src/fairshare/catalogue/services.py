@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from fairshare.audit import services as audit
-from fairshare.audit.model import AccessRequest, Tag, utc_now
+from fairshare.audit.model import Tag, utc_now
 from fairshare.catalogue.model import (
     CORE_FIELDS,
     Catalogue,
@@ -25,7 +25,7 @@ from fairshare.catalogue.orm import custom_fields
 from fairshare.catalogue.redline import check_definition
 from fairshare.db import UnitOfWork
 from fairshare.errors import InvalidInput
-from fairshare.identity.guard import authorize
+from fairshare.identity.guard import access_request, authorize
 from fairshare.identity.model import Actor, Purpose
 
 
@@ -114,10 +114,8 @@ def declare_field(uow: UnitOfWork, actor: Actor, definition: FieldDefinition) ->
         audit.record(
             uow,
             [
-                AccessRequest(
-                    actor.username,
-                    actor.role.value,
-                    actor.purpose.value,
+                access_request(
+                    actor,
                     Tag.CATALOGUE_FIELD_CREATE,
                     "catalogue",
                     definition.name,

@@ -31,7 +31,7 @@ from fairshare.dedup.orm import dedup_clusters, dedup_merges, dedup_pairs, dedup
 from fairshare.eligibility.orm import decisions, enrolments
 from fairshare.eligibility.services import _facts_scope
 from fairshare.errors import Conflict, InvalidInput, NotFound
-from fairshare.identity.guard import authorize
+from fairshare.identity.guard import access_request, authorize
 from fairshare.identity.model import Actor, Purpose
 from fairshare.keys import FieldCipher
 from fairshare.registry.model import Person, UnknownPerson, require_reason
@@ -555,10 +555,8 @@ class Review:
 
     @staticmethod
     def _request(actor: Actor, tag: Tag, person_id: str, fields: tuple[str, ...]) -> AccessRequest:
-        return AccessRequest(
-            actor.username,
-            actor.role.value,
-            actor.purpose.value,
+        return access_request(
+            actor,
             tag,
             "person",
             person_id,

@@ -25,7 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Row, func, insert, select
 
 from fairshare.audit import services as audit
-from fairshare.audit.model import AccessRequest, Tag, as_utc, utc_now
+from fairshare.audit.model import Tag, as_utc, utc_now
 from fairshare.db import UnitOfWork
 from fairshare.dedup.linkage import (
     FIELDS_READ,
@@ -50,7 +50,7 @@ from fairshare.dedup.model import (
 )
 from fairshare.dedup.orm import dedup_clusters, dedup_pairs, dedup_runs
 from fairshare.errors import InvalidInput
-from fairshare.identity.guard import authorize
+from fairshare.identity.guard import access_request, authorize
 from fairshare.identity.model import Actor, Purpose
 from fairshare.registry.orm import households, people
 
@@ -226,10 +226,8 @@ class Deduplication:
             audit.record(
                 self.uow,
                 [
-                    AccessRequest(
-                        actor.username,
-                        actor.role.value,
-                        actor.purpose.value,
+                    access_request(
+                        actor,
                         Tag.DEDUP_REGISTRY_READ,
                         "registry",
                         run_id,
@@ -303,10 +301,8 @@ class Deduplication:
             audit.record(
                 self.uow,
                 [
-                    AccessRequest(
-                        actor.username,
-                        actor.role.value,
-                        actor.purpose.value,
+                    access_request(
+                        actor,
                         Tag.DEDUP_RESULT_EXPORT,
                         "dedup_run",
                         run.id,
@@ -378,10 +374,8 @@ class Deduplication:
             audit.record(
                 self.uow,
                 [
-                    AccessRequest(
-                        actor.username,
-                        actor.role.value,
-                        actor.purpose.value,
+                    access_request(
+                        actor,
                         Tag.DEDUP_RESULT_EVALUATE,
                         "dedup_run",
                         run.id,

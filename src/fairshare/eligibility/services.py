@@ -66,7 +66,7 @@ from fairshare.eligibility.rules import Rule, parse_rule
 from fairshare.eligibility.rules import Target as RuleTarget
 from fairshare.eligibility.simulation import breakdowns, eligible_subjects, population
 from fairshare.errors import InvalidInput
-from fairshare.identity.guard import authorize, deny
+from fairshare.identity.guard import access_request, authorize, deny
 from fairshare.identity.model import PERSONAL_DATA_PURPOSES, Actor, Purpose, PurposeNotAllowed
 from fairshare.keys import FieldCipher
 from fairshare.registry.model import UnknownPerson, require_reason
@@ -1112,10 +1112,8 @@ class Eligibility:
         subject_id: str,
         fields: tuple[str, ...] = (),
     ) -> AccessRequest:
-        return AccessRequest(
-            actor.username,
-            actor.role.value,
-            actor.purpose.value,
+        return access_request(
+            actor,
             tag,
             subject_type,
             subject_id,

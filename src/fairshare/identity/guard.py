@@ -9,14 +9,33 @@ from fairshare.errors import Forbidden
 from fairshare.identity.model import Actor, PurposeNotAllowed, Role, require_purpose
 
 
+def access_request(
+    actor: Actor,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    fields: tuple[str, ...] = (),
+    outcome: str = Outcome.ALLOWED,
+) -> AccessRequest:
+    """An access-log request in the actor's name, role and purpose."""
+    return AccessRequest(
+        actor.username,
+        actor.role.value,
+        actor.purpose.value,
+        action,
+        subject_type,
+        subject_id,
+        fields,
+        outcome,
+    )
+
+
 def deny(uow: UnitOfWork, actor: Actor, subject_type: str, subject_id: str, action: str) -> None:
     """Log a refused access in a transaction of its own (the operation itself rolls back)."""
     audit.record_alone(
         lambda: uow,
-        AccessRequest(
-            actor.username,
-            actor.role.value,
-            actor.purpose.value,
+        access_request(
+            actor,
             action,
             subject_type,
             subject_id,

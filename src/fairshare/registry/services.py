@@ -28,7 +28,7 @@ from fairshare.catalogue.model import (
 )
 from fairshare.db import UnitOfWork
 from fairshare.errors import Conflict, InvalidInput
-from fairshare.identity.guard import authorize
+from fairshare.identity.guard import access_request, authorize
 from fairshare.identity.model import Actor, Purpose, Role
 from fairshare.ids import new_id
 from fairshare.keys import FieldCipher
@@ -414,10 +414,8 @@ class Registry:
             audit.record(
                 self.uow,
                 [
-                    AccessRequest(
-                        actor.username,
-                        actor.role.value,
-                        actor.purpose.value,
+                    access_request(
+                        actor,
                         Tag.REGISTRY_PERSON_SEARCH,
                         "person",
                         r.id,
@@ -450,10 +448,8 @@ class Registry:
             audit.record(
                 self.uow,
                 [
-                    AccessRequest(
-                        actor.username,
-                        actor.role.value,
-                        actor.purpose.value,
+                    access_request(
+                        actor,
                         Tag.REGISTRY_PERSON_READ,
                         "person",
                         person_id,
@@ -657,10 +653,8 @@ class Registry:
         audit.record(
             self.uow,
             [
-                AccessRequest(
-                    actor.username,
-                    actor.role.value,
-                    actor.purpose.value,
+                access_request(
+                    actor,
                     Tag.REGISTRY_PERSON_UPDATE,
                     "person",
                     person_id,
@@ -709,10 +703,8 @@ class Registry:
                 audit.record(
                     self.uow,
                     [
-                        AccessRequest(
-                            actor.username,
-                            actor.role.value,
-                            actor.purpose.value,
+                        access_request(
+                            actor,
                             Tag.REGISTRY_HOUSEHOLD_UPDATE,
                             "household",
                             household_id,
@@ -817,10 +809,8 @@ class Registry:
             audit.record(
                 self.uow,
                 [
-                    AccessRequest(
-                        actor.username,
-                        actor.role.value,
-                        actor.purpose.value,
+                    access_request(
+                        actor,
                         Tag.REGISTRY_PERSON_HISTORY,
                         "person",
                         person_id,
@@ -921,10 +911,8 @@ class Registry:
                 audit.record(
                     self.uow,
                     [
-                        AccessRequest(
-                            actor.username,
-                            actor.role.value,
-                            actor.purpose.value,
+                        access_request(
+                            actor,
                             Tag.REGISTRY_CONSENT_GRANT,
                             "person",
                             person_id,
@@ -1030,10 +1018,8 @@ class Registry:
             audit.record(
                 self.uow,
                 [
-                    AccessRequest(
-                        actor.username,
-                        actor.role.value,
-                        actor.purpose.value,
+                    access_request(
+                        actor,
                         Tag.REGISTRY_CONSENT_WITHDRAW,
                         "person",
                         person_id,
@@ -1113,10 +1099,8 @@ class Registry:
             audit.record(
                 self.uow,
                 [
-                    AccessRequest(
-                        actor.username,
-                        actor.role.value,
-                        actor.purpose.value,
+                    access_request(
+                        actor,
                         Tag.REGISTRY_CORRECTION_REQUEST,
                         "person",
                         person_id,
@@ -1165,10 +1149,8 @@ class Registry:
             audit.record(
                 self.uow,
                 [
-                    AccessRequest(
-                        actor.username,
-                        actor.role.value,
-                        actor.purpose.value,
+                    access_request(
+                        actor,
                         Tag.REGISTRY_CORRECTION_REQUEST,
                         "person",
                         r.person_id,
@@ -1264,10 +1246,8 @@ class Registry:
             audit.record(
                 self.uow,
                 [
-                    AccessRequest(
-                        actor.username,
-                        actor.role.value,
-                        actor.purpose.value,
+                    access_request(
+                        actor,
                         Tag.REGISTRY_CORRECTION_DECIDE,
                         "person",
                         row.person_id,
@@ -1378,10 +1358,8 @@ class Registry:
             audit.record(
                 self.uow,
                 [
-                    AccessRequest(
-                        actor.username,
-                        actor.role.value,
-                        actor.purpose.value,
+                    access_request(
+                        actor,
                         Tag.REGISTRY_PERSON_EXPORT,
                         "person",
                         person_id,
@@ -1410,10 +1388,8 @@ class Registry:
             audit.record(
                 self.uow,
                 [
-                    AccessRequest(
-                        actor.username,
-                        actor.role.value,
-                        actor.purpose.value,
+                    access_request(
+                        actor,
                         Tag.AUDIT_REPORT_READ,
                         "person",
                         person_id,
@@ -1427,10 +1403,8 @@ class Registry:
     def _request(
         self, actor: Actor, tag: Tag, subject_type: str, subject_id: str, values: dict[str, Any]
     ) -> AccessRequest:
-        return AccessRequest(
-            actor.username,
-            actor.role.value,
-            actor.purpose.value,
+        return access_request(
+            actor,
             tag,
             subject_type,
             subject_id,
