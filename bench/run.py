@@ -16,7 +16,18 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
-BENCHMARKS = ("synth", "import", "eligibility", "dedup")
+BENCHMARKS = (
+    "synth",
+    "import",
+    "eligibility",
+    "dedup",
+    "registration-check",
+    "reports",
+    "ledger-cycle",
+    "ledger-redemption",
+    "ledger-crash",
+    "cards",
+)
 
 
 def machine() -> dict[str, Any]:

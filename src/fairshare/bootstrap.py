@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
 from fairshare import tables as _tables  # noqa: F401  (registers every table)
+from fairshare.credentials.offline_sync import OfflineRedemption
+from fairshare.credentials.services import Cards
 from fairshare.db import UnitOfWork, make_engine
+from fairshare.dedup.registration import DuplicateCheck
 from fairshare.eligibility.services import Eligibility
 from fairshare.keys import FieldCipher, KeyDirectoryError
+from fairshare.ledger.cycles import Cycles
+from fairshare.ledger.payouts import Payouts
+from fairshare.ledger.reports import LedgerReports
+from fairshare.ledger.services import Ledger
 from fairshare.registry.importing import Importer
 from fairshare.registry.orm import health_values
 from fairshare.registry.services import Registry
+from fairshare.reports.services import Reports
 from fairshare.settings import Settings, get_settings
 
 
@@ -23,6 +32,8 @@ class Services:
 
     settings: Settings
     bind: Engine | Connection
+    # Results kept for a while by entry points, e.g. the public page's statistics.
+    memo: dict[str, tuple[float, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def engine(self) -> Engine:
@@ -58,6 +69,38 @@ class Services:
     @property
     def importer(self) -> Importer:
         return Importer(self.uow(), self.cipher)
+
+    @property
+    def ledger(self) -> Ledger:
+        return Ledger(self.uow(), hold_days=self.settings.payout_hold_days)
+
+    @property
+    def cards(self) -> Cards:
+        return Cards(self.uow(), self.settings.keys_path)
+
+    @property
+    def offline(self) -> OfflineRedemption:
+        return OfflineRedemption(self.uow(), self.settings.keys_path, lambda: self.ledger)
+
+    @property
+    def cycles(self) -> Cycles:
+        return Cycles(self.uow())
+
+    @property
+    def payouts(self) -> Payouts:
+        return Payouts(self.uow(), self.settings)
+
+    @property
+    def ledger_reports(self) -> LedgerReports:
+        return LedgerReports(self.uow())
+
+    @property
+    def duplicate_check(self) -> DuplicateCheck:
+        return DuplicateCheck(self.uow(), self.cipher)
+
+    @property
+    def reports(self) -> Reports:
+        return Reports(self.uow(), self.cipher, threshold=self.settings.equity_gap)
 
     @property
     def eligibility(self) -> Eligibility:

@@ -50,6 +50,21 @@ class Settings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=1)
     # Appeals not decided within this many days are flagged overdue.
     appeal_days: int = Field(default=30, ge=1, le=365)
+    # Payout holds the bank has not answered within this many days are released.
+    payout_hold_days: int = Field(default=30, ge=1, le=90)
+    # Equity reports flag a group whose share of a benefit differs from its share of the
+    # eligible population by more than this (0.05: five percentage points).
+    equity_gap: float = Field(default=0.05, gt=0, lt=1)
+    # The public transparency page's coverage statistics are recomputed at most this often
+    # (anyone may open the page; at a million people a computation takes seconds). 0: always.
+    public_statistics_seconds: int = Field(default=300, ge=0, le=86_400)
+    # The paying agency's bank account, written as the debtor of merchant payout files.
+    payer_name: str = "Fairshare programme office"
+    payer_iban: str = "GB82WEST12345698765432"
+    payer_bic: str = "WESTGB2L"
+    currency: str = Field(default="XXX", pattern=r"^[A-Z]{3}$")
+    # Printed on every card as its issuing office.
+    card_office: str = Field(default="Fairshare programme office", max_length=80)
 
     @model_validator(mode="after")
     def _fill_paths_and_refuse_placeholders(self) -> Settings:

@@ -7,7 +7,17 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 
 from fairshare import __version__
-from fairshare.api import audit, catalogue, eligibility, identity, problems, registry
+from fairshare.api import (
+    audit,
+    catalogue,
+    credentials,
+    eligibility,
+    identity,
+    ledger,
+    problems,
+    registry,
+    reports,
+)
 from fairshare.api.limits import BodySizeLimit
 from fairshare.bootstrap import Services, bootstrap
 from fairshare.web.app import mount_web
@@ -32,7 +42,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.state.services = services or bootstrap()
     problems.install(app)
-    for module in (identity, catalogue, registry, audit, eligibility):
+    for module in (identity, catalogue, registry, audit, eligibility, ledger, reports, credentials):
         app.include_router(module.router)
     mount_web(app)  # the pages: everything outside /api, /docs and /healthz
 

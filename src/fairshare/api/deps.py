@@ -8,7 +8,7 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from fairshare.bootstrap import Services
-from fairshare.errors import Unauthenticated
+from fairshare.errors import FairshareError, Unauthenticated
 from fairshare.identity import services as identity
 from fairshare.identity.model import ROLE_PURPOSES, Actor, Purpose, parse_purpose
 from fairshare.identity.services import User
@@ -58,4 +58,34 @@ def get_actor(
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
 
-__all__ = ["CurrentActor", "CurrentUser", "Purpose", "ServicesDep"]
+
+class IdempotencyKeyMissing(FairshareError):
+    status = 400
+    title = "Idempotency key required"
+
+
+def get_idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=200,
+            description="A new random value per request (a UUID); the same value to retry it",
+        ),
+    ] = None,
+) -> str:
+    """The client's key for a request that moves value (IETF httpapi-idempotency-key-header):
+    a retry with the same key and body gets the first result instead of a second transfer."""
+    if not key or not key.strip():
+        raise IdempotencyKeyMissing(
+            "this request moves value and needs an `Idempotency-Key` header: generate a new "
+            "random value for each request (a UUID, e.g. from `uuidgen` or Python's "
+            "uuid.uuid4()) and send the same value again only to retry that request"
+        )
+    return key.strip()
+
+
+# Declared after CurrentActor in a route's parameters, so a caller not logged in gets 401 first.
+IdempotencyKey = Annotated[str, Depends(get_idempotency_key)]
+
+__all__ = ["CurrentActor", "CurrentUser", "IdempotencyKey", "Purpose", "ServicesDep"]

@@ -13,6 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fairshare.errors import FairshareError
 
 MEDIA_TYPE = "application/problem+json"
+# Details of an insufficient balance that the caller may see: the asset, what is available
+# (in minor units and as text) and what was asked for.
+BALANCE_DETAILS = ("asset", "available", "available_text", "requested")
 
 
 def _slug(name: str) -> str:
@@ -34,6 +37,12 @@ def install(app: FastAPI) -> None:
         errors = error.details.get("errors")
         if errors:
             extra["errors"] = errors
+        matches = error.details.get("matches")
+        if matches:
+            extra["matches"] = matches  # likely duplicates of a registration (409)
+        for name in BALANCE_DETAILS:
+            if name in error.details:
+                extra[name] = error.details[name]  # what is left, e.g. for a merchant (409)
         category = getattr(error, "category", None)
         if category is not None:
             extra["category"] = str(category)

@@ -19,11 +19,11 @@ from sqlalchemy import (
     Text,
     func,
     select,
-    update,
 )
 
 from fairshare.audit.model import GENESIS_HASH, AccessEntry, as_utc
-from fairshare.db import bulk_insert, metadata
+from fairshare.db import metadata
+from fairshare.driver import Sql, bind_datetime
 
 access_log = Table(
     "access_log",
@@ -58,6 +58,16 @@ access_log_head = Table(
 )
 
 
+_READ_HEAD = Sql("SELECT sequence, hash FROM access_log_head WHERE id = 1")
+_LOCK_HEAD_POSTGRESQL = Sql("SELECT sequence, hash FROM access_log_head WHERE id = 1 FOR UPDATE")
+_APPEND = Sql(
+    "INSERT INTO access_log (sequence, at, actor, role, purpose, action, subject_type, "
+    "subject_id, fields, outcome, previous_hash, hash) VALUES (:sequence, :at, :actor, :role, "
+    ":purpose, :action, :subject_type, :subject_id, :fields, :outcome, :previous_hash, :hash)"
+)
+_MOVE_HEAD = Sql("UPDATE access_log_head SET sequence = :sequence, hash = :hash WHERE id = 1")
+
+
 class AccessLogRepository:
     """Reads and appends access-log rows on the unit of work's connection."""
 
@@ -66,24 +76,22 @@ class AccessLogRepository:
 
     def lock_head(self) -> tuple[int, str]:
         """The chain head, locked until the transaction ends (the migration seeds it)."""
-        query = select(access_log_head.c.sequence, access_log_head.c.hash).where(
-            access_log_head.c.id == 1
-        )
-        if self.connection.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = self.connection.execute(query).one()
-        return int(row.sequence), str(row.hash)
+        postgres = self.connection.dialect.name == "postgresql"
+        row = (_LOCK_HEAD_POSTGRESQL if postgres else _READ_HEAD).run(self.connection).fetchone()
+        if row is None:
+            raise RuntimeError("the access-log head row is missing; run `fairshare db upgrade`")
+        return int(row[0]), str(row[1])
 
     def append(self, entries: list[AccessEntry]) -> None:
         if not entries:
             return
-        bulk_insert(
+        # Every service call appends here, so the statements go straight to the driver.
+        _APPEND.run_many(
             self.connection,
-            access_log,
             [
                 {
                     "sequence": e.sequence,
-                    "at": e.at,
+                    "at": bind_datetime(self.connection, e.at),
                     "actor": e.actor,
                     "role": e.role,
                     "purpose": e.purpose,
@@ -99,11 +107,7 @@ class AccessLogRepository:
             ],
         )
         last = entries[-1]
-        self.connection.execute(
-            update(access_log_head)
-            .where(access_log_head.c.id == 1)
-            .values(sequence=last.sequence, hash=last.hash)
-        )
+        _MOVE_HEAD.run(self.connection, {"sequence": last.sequence, "hash": last.hash})
 
     def head(self) -> tuple[int, str]:
         row = self.connection.execute(

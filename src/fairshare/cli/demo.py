@@ -23,6 +23,8 @@ from fairshare.catalogue.redline import RefusedField
 from fairshare.cli.console import console, operator, progress_bar
 from fairshare.cli.demo_dedup import run_dedup
 from fairshare.cli.demo_eligibility import run_programmes
+from fairshare.cli.demo_ledger import run_ledger
+from fairshare.cli.report import print_summary, write_report
 from fairshare.errors import FairshareError
 from fairshare.identity import services as identity
 from fairshare.identity.model import Actor, Purpose, Role
@@ -82,6 +84,14 @@ def run(
     run_programmes(services, console)
     console.print("9. deduplication: Splink over the registry, sure cases merged, the rest queued")
     run_dedup(services, console, records_path.parent / "truth.parquet")
+    console.print(
+        "10. ledger: programmes funded, this period's cycles posted, card-less redemptions, "
+        "a payout file and a reconciliation"
+    )
+    run_ledger(services, console)
+    console.print("11. coverage and equity report")
+    report_path, coverage_report = write_report(services, services.settings.var_dir / "reports")
+    print_summary(coverage_report, report_path)
     _summary(services, citizen_person)
 
 
@@ -251,7 +261,7 @@ def _summary(services: Services, citizen_person: str) -> None:
     with services.uow() as uow:
         log_entries = AccessLogRepository(uow.connection).count()
     with progress_bar() as bar:
-        task = bar.add_task("10. verifying the access log", total=log_entries)
+        task = bar.add_task("12. verifying the access log", total=log_entries)
         result = audit_services.verify(
             services.uow(), lambda done: bar.update(task, completed=done)
         )

@@ -7,13 +7,16 @@ from pydantic import ValidationError
 
 from fairshare.cli import (
     audit,
+    card,
     catalogue,
     db,
     dedup,
     demo,
     eligibility,
     keys,
+    ledger,
     registry,
+    report,
     synth,
     users,
 )
@@ -36,7 +39,13 @@ app.add_typer(dedup.app, name="dedup")
 app.add_typer(eligibility.programme_app, name="programme")
 app.add_typer(eligibility.decision_app, name="decision")
 app.add_typer(eligibility.appeal_app, name="appeal")
+app.add_typer(ledger.ledger_app, name="ledger")
+app.add_typer(ledger.cycle_app, name="cycle")
+app.add_typer(ledger.merchant_app, name="merchant")
+app.add_typer(ledger.payout_app, name="payout")
+app.add_typer(card.app, name="card")
 app.command("demo")(demo.run)
+app.command("report")(report.report)
 
 
 @app.command()

@@ -34,6 +34,7 @@ class Purpose(StrEnum):
     APPEAL_REVIEW = "appeal_review"
     IDENTITY_VERIFICATION = "identity_verification"  # card-less redemption
     PROGRAMME_DESIGN = "programme_design"  # aggregates only
+    DISBURSEMENT = "disbursement"  # funding programmes, entitlement cycles, merchant payouts
     REDEMPTION = "redemption"
     AUDIT = "audit"
     SELF_SERVICE = "self_service"  # a citizen looking at their own record
@@ -53,7 +54,7 @@ ROLE_PURPOSES: dict[Role, frozenset[Purpose]] = {
             Purpose.IDENTITY_VERIFICATION,
         }
     ),
-    Role.PROGRAMME_OFFICER: frozenset({Purpose.PROGRAMME_DESIGN}),
+    Role.PROGRAMME_OFFICER: frozenset({Purpose.PROGRAMME_DESIGN, Purpose.DISBURSEMENT}),
     Role.MERCHANT: frozenset({Purpose.REDEMPTION}),
     Role.AUDITOR: frozenset({Purpose.AUDIT}),
     Role.CITIZEN: frozenset({Purpose.SELF_SERVICE}),

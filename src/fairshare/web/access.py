@@ -30,6 +30,12 @@ CITIZEN = frozenset({R.CITIZEN})
 PROGRAMME_OFFICER = frozenset({R.PROGRAMME_OFFICER})
 CASEWORKER_OR_CITIZEN = frozenset({R.CASEWORKER, R.CITIZEN})
 REGISTERING = frozenset({R.CASEWORKER, R.ADMINISTRATOR})
+# Who may simulate a programme (and so read its pages): the services accept their purposes.
+SIMULATING = frozenset({R.PROGRAMME_OFFICER, R.CASEWORKER, R.AUDITOR})
+# Coverage and equity reports: the pages are for officers and auditors; the API also answers
+# caseworkers (counts, and the persons behind a signal).
+REPORT_READERS = frozenset({R.PROGRAMME_OFFICER, R.AUDITOR})
+REPORT_API_READERS = frozenset({R.PROGRAMME_OFFICER, R.AUDITOR, R.CASEWORKER})
 
 WEB_ROUTES: dict[Route, Allowed] = {
     # auth.py
@@ -46,6 +52,7 @@ WEB_ROUTES: dict[Route, Allowed] = {
     # caseworker.py
     ("GET", "/caseworker/households/new"): CASEWORKER,
     ("POST", "/caseworker/households/new"): CASEWORKER,
+    ("POST", "/caseworker/households/check"): CASEWORKER,
     ("GET", "/caseworker/households/{household_id}"): CASEWORKER,
     ("GET", "/caseworker/search"): CASEWORKER,
     ("POST", "/caseworker/search"): CASEWORKER,
@@ -77,6 +84,25 @@ WEB_ROUTES: dict[Route, Allowed] = {
     ("POST", "/admin/users/unlock"): ADMINISTRATOR,
     ("POST", "/admin/users/deactivate"): ADMINISTRATOR,
     ("POST", "/admin/users/activate"): ADMINISTRATOR,
+    # programmes.py
+    ("GET", "/programmes"): SIMULATING,
+    ("GET", "/programmes/new"): PROGRAMME_OFFICER,
+    ("POST", "/programmes/new"): PROGRAMME_OFFICER,
+    ("POST", "/programmes/check"): PROGRAMME_OFFICER,
+    ("GET", "/programmes/{code}"): SIMULATING,
+    ("GET", "/programmes/{code}/edit"): PROGRAMME_OFFICER,
+    ("POST", "/programmes/{code}/edit"): PROGRAMME_OFFICER,
+    ("GET", "/programmes/{code}/simulate"): SIMULATING,
+    ("POST", "/programmes/{code}/simulate"): SIMULATING,
+    ("GET", "/programmes/{code}/charts/{breakdown}"): SIMULATING,
+    ("GET", "/programmes/{code}/publish"): PROGRAMME_OFFICER,
+    ("POST", "/programmes/{code}/publish"): PROGRAMME_OFFICER,
+    ("GET", "/programmes/{code}/runs"): SIMULATING,
+    ("POST", "/programmes/{code}/runs"): PROGRAMME_OFFICER,
+    # reports.py
+    ("GET", "/reports"): REPORT_READERS,
+    ("GET", "/reports/download"): REPORT_READERS,
+    ("GET", "/reports/charts/{code}/{breakdown}"): REPORT_READERS,
 }
 
 API_ROUTES: dict[Route, Allowed] = {
@@ -99,6 +125,7 @@ API_ROUTES: dict[Route, Allowed] = {
     ("GET", "/api/v1/households/{household_id}"): CASEWORKER_OR_CITIZEN,
     ("PATCH", "/api/v1/households/{household_id}"): CASEWORKER,
     ("POST", "/api/v1/households/{household_id}/members"): REGISTERING,
+    ("POST", "/api/v1/people/duplicate-check"): REGISTERING,
     ("GET", "/api/v1/people"): CASEWORKER,
     ("GET", "/api/v1/people/{person_id}"): CASEWORKER_OR_CITIZEN,
     ("PATCH", "/api/v1/people/{person_id}"): CASEWORKER,
@@ -140,6 +167,52 @@ API_ROUTES: dict[Route, Allowed] = {
     ("POST", "/api/v1/appeals/{appeal_id}/decision"): CASEWORKER,
     ("GET", "/api/v1/people/{person_id}/appeals"): CASEWORKER_OR_CITIZEN,
     ("GET", "/api/v1/me/appeals"): CITIZEN,
+    # api/ledger.py: disbursement (programme officers) moves money; audit and disbursement
+    # read the ledger; merchants redeem; caseworkers verify identity in person.
+    ("POST", "/api/v1/ledger/transfers"): PROGRAMME_OFFICER,
+    ("POST", "/api/v1/ledger/transfers/{transfer_id}/post"): PROGRAMME_OFFICER,
+    ("POST", "/api/v1/ledger/transfers/{transfer_id}/void"): PROGRAMME_OFFICER,
+    ("GET", "/api/v1/ledger/transfers"): frozenset({R.PROGRAMME_OFFICER, R.AUDITOR}),
+    ("POST", "/api/v1/ledger/holds/expire"): PROGRAMME_OFFICER,
+    ("GET", "/api/v1/ledger/accounts"): frozenset({R.PROGRAMME_OFFICER, R.AUDITOR}),
+    ("GET", "/api/v1/ledger/accounts/{account_id}"): frozenset({R.PROGRAMME_OFFICER, R.AUDITOR}),
+    ("GET", "/api/v1/ledger/trial-balance"): frozenset({R.PROGRAMME_OFFICER, R.AUDITOR}),
+    ("POST", "/api/v1/programmes/{code}/funding"): PROGRAMME_OFFICER,
+    ("POST", "/api/v1/programmes/{code}/cycles"): PROGRAMME_OFFICER,
+    ("POST", "/api/v1/programmes/{code}/cycles/{period}/expire"): PROGRAMME_OFFICER,
+    ("GET", "/api/v1/ledger/cycles"): frozenset({R.PROGRAMME_OFFICER, R.AUDITOR}),
+    ("POST", "/api/v1/ledger/merchants"): ADMINISTRATOR,
+    ("GET", "/api/v1/ledger/merchants"): frozenset(
+        {R.ADMINISTRATOR, R.PROGRAMME_OFFICER, R.AUDITOR}
+    ),
+    ("POST", "/api/v1/people/{person_id}/verifications"): CASEWORKER,
+    ("POST", "/api/v1/ledger/redemptions"): frozenset({R.MERCHANT}),
+    ("GET", "/api/v1/people/{person_id}/entitlements"): CASEWORKER_OR_CITIZEN,
+    ("GET", "/api/v1/me/entitlements"): CITIZEN,
+    ("POST", "/api/v1/ledger/payouts"): PROGRAMME_OFFICER,
+    ("POST", "/api/v1/ledger/payouts/status"): PROGRAMME_OFFICER,
+    ("GET", "/api/v1/ledger/reconciliation"): frozenset({R.PROGRAMME_OFFICER, R.AUDITOR}),
+    # api/reports.py: aggregates for officers, auditors and caseworkers; persons behind a
+    # signal for caseworkers only; public statistics for anyone.
+    ("GET", "/api/v1/reports/coverage"): REPORT_API_READERS,
+    ("GET", "/api/v1/reports/coverage.html"): REPORT_API_READERS,
+    ("GET", "/api/v1/reports/coverage/{code}/charts/{breakdown}"): REPORT_API_READERS,
+    ("GET", "/api/v1/reports/exclusions/{code}"): CASEWORKER,
+    ("GET", "/api/v1/public/coverage"): ANYONE,
+    # api/credentials.py: caseworkers issue and print cards; the holder lists, prints and
+    # revokes their own; merchants and caseworkers verify; the trust list is public.
+    ("POST", "/api/v1/people/{person_id}/cards"): CASEWORKER,
+    ("GET", "/api/v1/people/{person_id}/cards"): CASEWORKER_OR_CITIZEN,
+    ("GET", "/api/v1/people/{person_id}/cards/current.svg"): CASEWORKER_OR_CITIZEN,
+    ("POST", "/api/v1/cards/{card_id}/revocation"): CASEWORKER_OR_CITIZEN,
+    ("POST", "/api/v1/cards/verify"): frozenset({R.MERCHANT, R.CASEWORKER}),
+    ("GET", "/api/v1/cards/trust-list"): ANYONE,
+    ("GET", "/api/v1/cards/revocation-list"): frozenset(
+        {R.MERCHANT, R.CASEWORKER, R.ADMINISTRATOR}
+    ),
+    ("POST", "/api/v1/offline/devices"): frozenset({R.MERCHANT}),
+    ("GET", "/api/v1/offline/devices/{device_id}/allowances"): frozenset({R.MERCHANT}),
+    ("POST", "/api/v1/offline/devices/{device_id}/receipts"): frozenset({R.MERCHANT}),
 }
 
 ROUTE_ACCESS: dict[Route, Allowed] = {**WEB_ROUTES, **API_ROUTES}

@@ -32,7 +32,11 @@ from tests.integration.web.conftest import (
     log_in,
 )
 
-WEB_PURPOSE = {Role.CASEWORKER: Purpose.CASE_MANAGEMENT, Role.ADMINISTRATOR: Purpose.ADMINISTRATION}
+WEB_PURPOSE = {
+    Role.CASEWORKER: Purpose.CASE_MANAGEMENT,
+    Role.ADMINISTRATOR: Purpose.ADMINISTRATION,
+    Role.PROGRAMME_OFFICER: Purpose.PROGRAMME_DESIGN,
+}
 # /me routes answer a staff account "this account is not linked to a person" (422) before
 # reading anything: a refusal, though not a 403.
 NOT_LINKED = "not linked to a person"
@@ -70,6 +74,12 @@ class World:
     code: str = "walk_base"
     scope: str = "health"
     breakdown: str = "region"
+    # Ledger records need not exist: the services check role and purpose before looking.
+    transfer_id: str = "walk-no-such-transfer"
+    account_id: str = "walk-no-such-account"
+    period: str = "2025-06"
+    card_id: str = "WALKNOSUCHCARD"
+    device_id: str = "walk-no-such-device"
 
     def path(self, template: str) -> str:
         return template.format(**self.__dict__)
@@ -122,6 +132,9 @@ BODIES: dict[Route, Callable[[World], dict[str, Any]]] = {
         "json": {"fields": {"municipality": "Walkville"}, "reason": "walk test"}
     },
     ("POST", "/api/v1/households/{household_id}/members"): lambda w: {"json": _member()},
+    ("POST", "/api/v1/people/duplicate-check"): lambda w: {
+        "json": {"fields": {"given_names": "Walk", "family_names": "Tester"}}
+    },
     ("GET", "/api/v1/people"): lambda w: {"params": {"name": "walk"}},
     ("PATCH", "/api/v1/people/{person_id}"): lambda w: {
         "json": {"fields": {"phone": "+1 555 0100"}, "reason": "walk test"}
@@ -162,6 +175,57 @@ BODIES: dict[Route, Callable[[World], dict[str, Any]]] = {
     ("POST", "/admin/users/unlock"): lambda w: {"data": {"username": "walk.target"}},
     ("POST", "/admin/users/deactivate"): lambda w: {"data": {"username": "walk.target"}},
     ("POST", "/admin/users/activate"): lambda w: {"data": {"username": "walk.target"}},
+    ("POST", "/api/v1/ledger/transfers"): lambda w: {
+        "json": {
+            "transfers": [
+                {"debit_account_id": w.account_id, "credit_account_id": w.account_id, "amount": 1}
+            ]
+        },
+        "headers": {"Idempotency-Key": "walk-transfer-0001"},
+    },
+    ("POST", "/api/v1/ledger/transfers/{transfer_id}/post"): lambda w: {
+        "headers": {"Idempotency-Key": "walk-post-0001"}
+    },
+    ("POST", "/api/v1/ledger/transfers/{transfer_id}/void"): lambda w: {
+        "headers": {"Idempotency-Key": "walk-void-0001"}
+    },
+    ("POST", "/api/v1/programmes/{code}/funding"): lambda w: {
+        "json": {"amount": 100, "reason": "walk test"},
+        "headers": {"Idempotency-Key": "walk-funding-0001"},
+    },
+    ("POST", "/api/v1/programmes/{code}/cycles"): lambda w: {"json": {"period": w.period}},
+    ("POST", "/api/v1/ledger/merchants"): lambda w: {
+        "json": {
+            "code": "walk-shop",
+            "name": "Walk shop",
+            "category": "shop",
+            "region": "Costa",
+            "iban": "DE89370400440532013000",
+            "bic": "COBADEFFXXX",
+        }
+    },
+    ("POST", "/api/v1/people/{person_id}/verifications"): lambda w: {
+        "json": {"method": "national_id_document", "reason": "walk test"}
+    },
+    ("POST", "/api/v1/cards/{card_id}/revocation"): lambda w: {"json": {"reason": "walk test"}},
+    ("POST", "/api/v1/cards/verify"): lambda w: {"json": {"qr_text": "WALK"}},
+    # Not a key: refused as input once role and purpose have passed.
+    ("POST", "/api/v1/offline/devices"): lambda w: {"json": {"public_key": "walk"}},
+    ("POST", "/api/v1/offline/devices/{device_id}/receipts"): lambda w: {"json": {"receipts": []}},
+    ("POST", "/api/v1/ledger/payouts/status"): lambda w: {
+        "files": {"file": ("walk.xml", b"<walk/>", "application/xml")}
+    },
+    # An asset no merchant hands out: refused as input once role and purpose have passed.
+    ("POST", "/api/v1/ledger/redemptions"): lambda w: {
+        "json": {
+            "beneficiary_id": w.person_id,
+            "programme": w.code,
+            "asset": "walk_gold",
+            "amount": 1,
+            "authorisation": {"method": "caseworker", "reference": "walk"},
+        },
+        "headers": {"Idempotency-Key": "walk-redeem-0001"},
+    },
 }
 # Routes that end the caller's own login: walked with a login of their own.
 ENDS_LOGIN = {("POST", "/logout"), ("POST", "/api/v1/auth/logout")}
@@ -185,9 +249,9 @@ def _build_world(
         return answer
 
     officer = Role.PROGRAMME_OFFICER
-    call(officer, None, "POST", "/api/v1/programmes", json=_programme("walk_base"))
-    call(officer, None, "POST", "/api/v1/programmes/walk_base/publish")
-    call(officer, None, "POST", "/api/v1/programmes/walk_base/runs", json={})
+    call(officer, "programme_design", "POST", "/api/v1/programmes", json=_programme("walk_base"))
+    call(officer, "programme_design", "POST", "/api/v1/programmes/walk_base/publish")
+    call(officer, "programme_design", "POST", "/api/v1/programmes/walk_base/runs", json={})
     decision = call(Role.CITIZEN, None, "GET", "/api/v1/me/decisions").json()[0]["id"]
     appeal = call(
         Role.CASEWORKER,
@@ -217,6 +281,7 @@ def _request(
     recipe = BODIES.get(route)
     options: dict[str, Any] = recipe(world) if recipe is not None else {}
     path = options.pop("path", world.path(template))
+    headers = {**options.pop("headers", {}), **(headers or {})}
     if method != "GET" and not template.startswith("/api/"):
         options["data"] = {**options.get("data", {}), "csrf_token": csrf or ""}
     answer: Response = client.request(

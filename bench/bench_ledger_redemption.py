@@ -1,0 +1,196 @@
+"""Benchmark: single durable redemptions through the service layer.
+
+Floors (issue 5): at least 1,000 redemptions per second on SQLite, and at least 1,000 per
+second on PostgreSQL with 8 concurrent workers. Each redemption is one `Ledger.redeem` call:
+its own transaction, committed before the next starts, authorised by a caseworker's
+in-person verification, with its access-log entry. Workers are threads, each with its own
+unit of work (connection). Beneficiaries are many and merchants few, as at a market day;
+the hot-row variant sends every redemption to one beneficiary at one shop.
+
+The world (synthetic population imported, programmes run, everyone verified, one cycle
+paid) is built through the services and not timed. Run as
+`python -m bench.bench_ledger_redemption [--quick]`; prints the result as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from tests.faults import ledger_crash
+from tests.faults import ledger_world as world
+from tests.faults.ledger_world import DISBURSER, MONEY
+
+from fairshare.credentials.model import Authorisation, AuthorisationMethod
+from fairshare.db import make_engine
+
+FLOOR_PER_SECOND = 1_000
+POSTGRES_ADMIN = os.environ.get(
+    "FAIRSHARE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TODAY = date(2025, 6, 15)
+MERCHANTS = 4
+
+
+def _prepare(url: str, workdir: Path, people: int, tills: int) -> tuple[Any, list[tuple[str, str]]]:
+    info = world.build(url, workdir, people=people, merchants=MERCHANTS, tills=tills)
+    services = world.services_for(info, make_engine(url, pool_size=tills + 2))
+    world.verify_everyone(services, MONEY)
+    services.cycles.run(DISBURSER, MONEY, "2025-06", today=TODAY)
+    found = world.authorisations(services)
+    pairs = [(subject, found[subject]) for subject, _ in world.enrolled(services, MONEY)]
+    return services, pairs
+
+
+def _load(
+    services: Any,
+    pairs: list[tuple[str, str]],
+    *,
+    workers: int,
+    count: int,
+    label: str,
+    hot: bool = False,
+) -> dict[str, Any]:
+    """`count` redemptions shared by `workers` threads; returns the rate."""
+    start = threading.Barrier(workers + 1)
+    errors: list[BaseException] = []
+    per_worker = count // workers
+
+    def work(worker: int) -> None:
+        ledger = services.ledger
+        till = world.till(0 if hot else worker % MERCHANTS, worker)
+        start.wait()
+        try:
+            for number in range(per_worker):
+                index = 0 if hot else (number * workers + worker) % len(pairs)
+                beneficiary, verification = pairs[index]
+                ledger.redeem(
+                    till,
+                    key=f"{label}-{worker}-{number:08d}",
+                    beneficiary_id=beneficiary,
+                    programme=MONEY,
+                    asset="local_currency",
+                    amount=1,
+                    authorisation=Authorisation(AuthorisationMethod.CASEWORKER, verification),
+                    today=TODAY,
+                )
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began, cpu_began = time.perf_counter(), time.process_time()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    cpu_seconds = time.process_time() - cpu_began
+    if errors:
+        raise errors[0]
+    done = per_worker * workers
+    return {
+        "workers": workers,
+        "redemptions": done,
+        "hot_row": hot,
+        "seconds": round(seconds, 3),
+        "per_second": round(done / seconds),
+        "mean_ms": round(1000 * seconds * workers / done, 3),
+        # CPU of this process per redemption (SQLite runs in it; PostgreSQL does not).
+        "cpu_ms_each": round(1000 * cpu_seconds / done, 3),
+        "load_average": [round(value, 2) for value in os.getloadavg()[:2]],
+    }
+
+
+def _database(name: str, url: str, workdir: Path, quick: bool) -> list[dict[str, Any]]:
+    people = 1_500 if quick else 6_000
+    count = 800 if quick else 4_000
+    services, pairs = _prepare(url, workdir, people, tills=8)
+    rows = []
+    plan = [(1, False), (8, False), (8, True)]
+    for workers, hot in plan:
+        label = f"{'hot' if hot else 'spread'}{workers}"
+        result = _load(
+            services,
+            pairs,
+            workers=workers,
+            count=count if not hot else count // 2,
+            label=label,
+            hot=hot,
+        )
+        rows.append({"database": name, "beneficiaries": len(pairs), **result})
+        print(json.dumps(rows[-1]), flush=True)
+    if name == "sqlite":
+        # For comparison only: what the fsync at each commit (synchronous=FULL, the default
+        # in fairshare.db since an acknowledged transfer must survive power loss) costs.
+        engine = services.engine
+        engine.dispose()
+
+        @event.listens_for(engine, "connect")
+        def _normal(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+        for workers in (1, 8):
+            result = _load(services, pairs, workers=workers, count=count, label=f"normal{workers}")
+            rows.append(
+                {
+                    "database": "sqlite (synchronous=NORMAL, not the default)",
+                    "beneficiaries": len(pairs),
+                    **result,
+                }
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    services.engine.dispose()
+    return rows
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Redemptions per second on SQLite and PostgreSQL, 1 and 8 workers, spread and hot."""
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-redemption-") as tmp:
+        workdir = Path(tmp)
+        results += _database(
+            "sqlite",
+            f"sqlite:///{workdir / 'sqlite' / 'ledger.sqlite3'}",
+            workdir / "sqlite",
+            quick,
+        )
+        url = ledger_crash.create_postgres(POSTGRES_ADMIN, "bench_redemption")
+        try:
+            results += _database("postgresql", url, workdir / "postgresql", quick)
+        finally:
+            ledger_crash.drop_postgres(POSTGRES_ADMIN, url)
+    best = {
+        name: max(
+            (
+                r["per_second"]
+                for r in results
+                if r["database"] == name
+                and not r["hot_row"]
+                and (name == "sqlite" or r["workers"] == 8)
+            ),
+            default=0,
+        )
+        for name in ("sqlite", "postgresql")
+    }
+    return {
+        "name": "ledger-redemption",
+        "floor": "1,000 redemptions/s on SQLite; 1,000/s on PostgreSQL with 8 workers",
+        "floor_met": None if quick else all(v >= FLOOR_PER_SECOND for v in best.values()),
+        "best_per_second": best,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "results": results,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--quick" in sys.argv[1:]), indent=2))

@@ -1,0 +1,1 @@
+"""The wallet ledger: double-entry accounts, transfers, cycles, redemption, payouts."""

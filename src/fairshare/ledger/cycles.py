@@ -1,0 +1,535 @@
+"""Entitlement cycles: one entitlement per enrolled beneficiary per programme and period.
+
+A cycle posts in batches, each its own transaction. Every entitlement's idempotency key is
+(programme, period, beneficiary) and a partial unique index holds the same rule in the
+database, so a cycle killed halfway is simply run again: it posts to those not yet paid and
+nobody is paid twice. In-kind quotas live in an account per period and, once the period has
+ended, what is left of them goes back to the programme's funding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, text, update
+
+from fairshare.audit import services as audit
+from fairshare.audit.model import Tag, as_utc, utc_now
+from fairshare.db import UnitOfWork, bulk_insert
+from fairshare.eligibility import storage as eligibility_storage
+from fairshare.eligibility.model import NotPublished
+from fairshare.eligibility.orm import enrolments
+from fairshare.identity.guard import access_request, authorize
+from fairshare.identity.model import Actor, Purpose
+from fairshare.ids import new_id
+from fairshare.ledger import store
+from fairshare.ledger.model import (
+    ACCOUNT_FLAGS,
+    MAX_AMOUNT,
+    AccountKind,
+    CycleResult,
+    ExpiryResult,
+    InsufficientBalance,
+    LimitExceeded,
+    PeriodNotEnded,
+    TransferKind,
+    check_cycle_period,
+    cycle_key,
+    entitlement_code,
+    expiry_key,
+    funding_code,
+    in_kind,
+    parse_period,
+    request_hash,
+)
+from fairshare.ledger.orm import ledger_accounts, ledger_cycles, ledger_transfers
+
+DISBURSE = frozenset({Purpose.DISBURSEMENT})
+BATCH = 5_000
+Progress = Callable[[int, int], None]
+
+# Enrolled subjects with no entitlement for this programme and period yet, in id order, each
+# with the id of its entitlement account when it has one already (the account code is
+# entitlement_code(subject, ...) = :code_prefix || subject || :code_suffix).
+_UNPAID = text(
+    "SELECT e.subject_id, e.subject_type, a.id AS account_id FROM enrolments e "
+    "LEFT JOIN ledger_accounts a ON a.code = :code_prefix || e.subject_id || :code_suffix "
+    "WHERE e.programme = :programme AND e.subject_id > :after AND NOT EXISTS ("
+    " SELECT 1 FROM ledger_transfers t WHERE t.kind = 'entitlement'"
+    " AND t.programme = :programme AND t.period = :period AND t.beneficiary_id = e.subject_id)"
+    " ORDER BY e.subject_id LIMIT :limit"
+)
+_UNPAID_COUNT = text(
+    "SELECT count(*) FROM enrolments e WHERE e.programme = :programme AND NOT EXISTS ("
+    " SELECT 1 FROM ledger_transfers t WHERE t.kind = 'entitlement'"
+    " AND t.programme = :programme AND t.period = :period AND t.beneficiary_id = e.subject_id)"
+)
+_ACCOUNT_COLUMNS = (
+    "id",
+    "code",
+    "kind",
+    "asset",
+    "flags",
+    "programme",
+    "owner_type",
+    "owner_id",
+    "period",
+    "expires_on",
+    "debits_pending",
+    "debits_posted",
+    "credits_pending",
+    "credits_posted",
+    "created_at",
+)
+_TRANSFER_COLUMNS = (
+    "id",
+    "idempotency_key",
+    "request_hash",
+    "debit_account_id",
+    "credit_account_id",
+    "asset",
+    "amount",
+    "kind",
+    "flags",
+    "pending_id",
+    "timeout_at",
+    "link_id",
+    "programme",
+    "period",
+    "beneficiary_id",
+    "merchant_id",
+    "reference",
+    "created_at",
+    "created_by",
+)
+_CREDIT_MANY = text(
+    "UPDATE ledger_accounts SET credits_posted = credits_posted + :amount "
+    "WHERE id = :id AND credits_posted <= :max - :amount"
+)
+_DEBIT_MANY = text(
+    "UPDATE ledger_accounts SET debits_posted = debits_posted + :amount "
+    "WHERE id = :id AND :amount <= credits_posted - debits_posted - debits_pending"
+)
+
+
+class Cycles:
+    """Posting cycles and expiring the in-kind quotas of ended periods."""
+
+    def __init__(self, uow: UnitOfWork, *, batch_size: int = BATCH) -> None:
+        self.uow = uow
+        self.batch_size = batch_size
+
+    def run(
+        self,
+        actor: Actor,
+        programme: str,
+        period_label: str,
+        *,
+        today: date | None = None,
+        progress: Progress | None = None,
+    ) -> CycleResult:
+        """Post this period's entitlement to every enrolled beneficiary not yet paid for it.
+
+        Uses the terms (asset, amount) of the programme's published version. Refuses before
+        posting anything when the programme's funding cannot cover everyone left to pay.
+        Raises UnknownProgramme, NotPublished, InvalidInput (period), PeriodInFuture,
+        InsufficientBalance (funding), PurposeNotAllowed.
+        """
+        authorize(self.uow, actor, DISBURSE, "programme", programme, Tag.LEDGER_CYCLE_RUN)
+        day = today or date.today()
+        with self.uow:
+            connection = self.uow.connection
+            eligibility_storage.load_programme(self.uow, programme)  # UnknownProgramme
+            version = eligibility_storage.latest_version(self.uow, programme)
+            if version is None:
+                raise NotPublished(programme)
+            period = check_cycle_period(version.period.value, period_label, day)
+            asset, amount = version.asset, version.amount
+            now = utc_now()
+            funding = store.ensure_account(
+                connection,
+                store.account_row(
+                    funding_code(programme, asset),
+                    AccountKind.FUNDING,
+                    asset,
+                    now,
+                    programme=programme,
+                ),
+            )
+            enrolled = connection.execute(
+                select(func.count()).where(enrolments.c.programme == programme)
+            ).scalar_one()
+            unpaid = connection.execute(
+                _UNPAID_COUNT, {"programme": programme, "period": period.label}
+            ).scalar_one()
+            needed = unpaid * amount
+            if needed > funding.available:
+                raise InsufficientBalance(
+                    f"programme {programme!r} has {funding.available} in funding; paying the "
+                    f"{unpaid} beneficiaries left in {period.label} needs {needed}. Fund it "
+                    f"with `fairshare ledger fund {programme} AMOUNT` and run the cycle again; "
+                    "nothing was posted",
+                    asset=asset,
+                    available=funding.available,
+                    requested=needed,
+                )
+            cycle_id = self._start(connection, actor, programme, period.label, version.version)
+            connection.execute(
+                update(ledger_cycles)
+                .where(ledger_cycles.c.id == cycle_id)
+                .values(enrolled=enrolled, status="running", finished_at=None)
+            )
+            audit.record(
+                self.uow,
+                [
+                    access_request(
+                        actor, Tag.LEDGER_CYCLE_RUN, "programme", programme, ("enrolments",)
+                    )
+                ],
+            )
+            self.uow.commit()
+        expires_on = period.end if in_kind(asset) else None
+        marker = "\x00"  # splits the account code around the subject id
+        code_prefix, code_suffix = entitlement_code(
+            marker, programme, asset, period.label if expires_on is not None else None
+        ).split(marker)
+        posted, after = 0, ""
+        if progress is not None:
+            progress(0, unpaid)
+        while True:
+            with self.uow:
+                connection = self.uow.connection
+                batch = connection.execute(
+                    _UNPAID,
+                    {
+                        "programme": programme,
+                        "period": period.label,
+                        "after": after,
+                        "limit": self.batch_size,
+                        "code_prefix": code_prefix,
+                        "code_suffix": code_suffix,
+                    },
+                ).all()
+                if not batch:
+                    break
+                self._post_batch(
+                    connection,
+                    actor.username,
+                    programme,
+                    period.label,
+                    expires_on,
+                    asset,
+                    amount,
+                    funding.id,
+                    batch,
+                )
+                connection.execute(
+                    update(ledger_cycles)
+                    .where(ledger_cycles.c.id == cycle_id)
+                    .values(
+                        posted=ledger_cycles.c.posted + len(batch),
+                        total=ledger_cycles.c.total + len(batch) * amount,
+                    )
+                )
+                self.uow.commit()
+            posted += len(batch)
+            after = batch[-1].subject_id
+            if progress is not None:
+                progress(posted, unpaid)
+        with self.uow:
+            self.uow.connection.execute(
+                update(ledger_cycles)
+                .where(ledger_cycles.c.id == cycle_id)
+                .values(status="completed", finished_at=utc_now())
+            )
+            self.uow.commit()
+        return CycleResult(
+            programme=programme,
+            period=period.label,
+            asset=asset,
+            amount=amount,
+            enrolled=enrolled,
+            posted=posted,
+            already_paid=enrolled - unpaid,
+            total=posted * amount,
+        )
+
+    def _start(
+        self, connection: Connection, actor: Actor, programme: str, period: str, version: int
+    ) -> str:
+        existing = connection.execute(
+            select(ledger_cycles.c.id).where(
+                and_(ledger_cycles.c.programme == programme, ledger_cycles.c.period == period)
+            )
+        ).scalar()
+        if existing is not None:
+            return str(existing)
+        terms = eligibility_storage.latest_version(self.uow, programme)
+        assert terms is not None
+        cycle_id = new_id()
+        connection.execute(
+            insert(ledger_cycles).values(
+                id=cycle_id,
+                programme=programme,
+                period=period,
+                rule_version=version,
+                asset=terms.asset,
+                amount=terms.amount,
+                status="running",
+                enrolled=0,
+                posted=0,
+                total=0,
+                started_at=utc_now(),
+                run_by=actor.username,
+            )
+        )
+        return cycle_id
+
+    def _post_batch(
+        self,
+        connection: Connection,
+        username: str,
+        programme: str,
+        period: str,
+        expires_on: date | None,
+        asset: str,
+        amount: int,
+        funding_id: str,
+        batch: Sequence[Any],
+    ) -> None:
+        # Rows are written as tuples with their constant values converted once (see
+        # store.insert_tuples): a cycle for a million beneficiaries spends its time in the
+        # database, not in building dictionaries.
+        now = utc_now()
+        # Money carries over in one wallet per programme; in-kind quotas get one per period.
+        account_period = period if expires_on is not None else None
+        stored_now = store.stored_value(connection, ledger_accounts.c.created_at, now)
+        stored_expiry = store.stored_value(connection, ledger_accounts.c.expires_on, expires_on)
+        kind, flags = AccountKind.ENTITLEMENT.value, int(ACCOUNT_FLAGS[AccountKind.ENTITLEMENT])
+        new_accounts: list[tuple[Any, ...]] = []
+        credits = []
+        account_ids: list[str] = []
+        fresh = iter(store.new_ids(sum(row.account_id is None for row in batch)))
+        for row in batch:
+            account_id = row.account_id
+            if account_id is not None:
+                account_ids.append(account_id)
+                credits.append({"id": account_id, "amount": amount, "max": MAX_AMOUNT})
+                continue
+            # A new account starts with this entitlement as its one credit; the transfer row
+            # below is written in the same transaction.
+            account_id = next(fresh)
+            account_ids.append(account_id)
+            new_accounts.append(
+                (
+                    account_id,
+                    entitlement_code(row.subject_id, programme, asset, account_period),
+                    kind,
+                    asset,
+                    flags,
+                    programme,
+                    row.subject_type,
+                    row.subject_id,
+                    account_period,
+                    stored_expiry,
+                    0,
+                    0,
+                    0,
+                    amount,
+                    stored_now,
+                )
+            )
+        store.insert_tuples(connection, ledger_accounts, _ACCOUNT_COLUMNS, new_accounts)
+        if credits:
+            result = connection.execute(_CREDIT_MANY, credits)
+            if result.rowcount != len(credits):
+                raise LimitExceeded("an entitlement account would overflow; nothing was posted")
+        total = amount * len(batch)
+        debited = connection.execute(_DEBIT_MANY, {"id": funding_id, "amount": total}).rowcount
+        if debited != 1:
+            funding = store.get_account(connection, funding_id)
+            available = funding.available if funding else 0
+            raise InsufficientBalance(
+                f"programme {programme!r} ran out of funding during the cycle ({available} "
+                f"left, {total} needed for the next {len(batch)}); fund it and run the cycle "
+                "again to pay the rest",
+                asset=asset,
+                available=available,
+                requested=total,
+            )
+        body_hash = request_hash({"op": "cycle", "programme": programme, "period": period})
+        stored_at = store.stored_value(connection, ledger_transfers.c.created_at, now)
+        entitlement = TransferKind.ENTITLEMENT.value
+        transfers = [
+            (
+                transfer_id,
+                cycle_key(programme, period, row.subject_id),
+                body_hash,
+                funding_id,
+                account_id,
+                asset,
+                amount,
+                entitlement,
+                0,
+                None,
+                None,
+                None,
+                programme,
+                period,
+                row.subject_id,
+                None,
+                "{}",
+                stored_at,
+                username,
+            )
+            for transfer_id, row, account_id in zip(
+                store.new_ids(len(batch)), batch, account_ids, strict=True
+            )
+        ]
+        store.insert_tuples(connection, ledger_transfers, _TRANSFER_COLUMNS, transfers)
+
+    # ---- expiry ---------------------------------------------------------------------------
+
+    def expire(
+        self,
+        actor: Actor,
+        programme: str,
+        period_label: str,
+        *,
+        today: date | None = None,
+        progress: Progress | None = None,
+    ) -> ExpiryResult:
+        """Return what is left of an ended period's in-kind quotas to the programme's funding.
+
+        Raises PeriodNotEnded, InvalidInput (period), UnknownProgramme. Safe to run again.
+        """
+        authorize(self.uow, actor, DISBURSE, "programme", programme, Tag.LEDGER_QUOTA_EXPIRE)
+        day = today or date.today()
+        with self.uow:
+            terms = eligibility_storage.load_programme(self.uow, programme)
+            version = eligibility_storage.latest_version(self.uow, programme)
+            kind = (version.period if version else terms.period).value
+            period = parse_period(kind, period_label)
+            if not period.has_ended(day):
+                raise PeriodNotEnded(
+                    f"period {period.label} ends on {period.end.isoformat()}; its quotas can be "
+                    "redeemed until then and expire after"
+                )
+        accounts = returned = 0
+        asset = ""
+        while True:
+            with self.uow:
+                connection = self.uow.connection
+                rows = connection.execute(
+                    select(ledger_accounts)
+                    .where(ledger_accounts.c.programme == programme)
+                    .where(ledger_accounts.c.kind == AccountKind.ENTITLEMENT.value)
+                    .where(ledger_accounts.c.period == period.label)
+                    .where(
+                        ledger_accounts.c.credits_posted
+                        - ledger_accounts.c.debits_posted
+                        - ledger_accounts.c.debits_pending
+                        > 0
+                    )
+                    .order_by(ledger_accounts.c.id)
+                    .limit(self.batch_size)
+                ).all()
+                if not rows:
+                    if accounts:
+                        audit.record(
+                            self.uow,
+                            [
+                                access_request(
+                                    actor,
+                                    Tag.LEDGER_QUOTA_EXPIRE,
+                                    "programme",
+                                    programme,
+                                    ("entitlement_balance",),
+                                )
+                            ],
+                        )
+                        self.uow.commit()
+                    break
+                quotas = [store.account_from_row(row) for row in rows]
+                asset = quotas[0].asset
+                now = utc_now()
+                funding = store.ensure_account(
+                    connection,
+                    store.account_row(
+                        funding_code(programme, asset),
+                        AccountKind.FUNDING,
+                        asset,
+                        now,
+                        programme=programme,
+                    ),
+                )
+                debits = [
+                    {"id": quota.id, "amount": quota.available, "max": MAX_AMOUNT}
+                    for quota in quotas
+                ]
+                if connection.execute(_DEBIT_MANY, debits).rowcount != len(debits):
+                    raise LimitExceeded("a quota changed during expiry; run it again")
+                total = sum(quota.available for quota in quotas)
+                credited = connection.execute(
+                    _CREDIT_MANY, {"id": funding.id, "amount": total, "max": MAX_AMOUNT}
+                ).rowcount
+                if credited != 1:
+                    raise LimitExceeded("the programme's funding account would overflow")
+                body_hash = request_hash({"op": "expire", "period": period.label})
+                bulk_insert(
+                    connection,
+                    ledger_transfers,
+                    [
+                        store.transfer_row(
+                            key=expiry_key(quota.id),
+                            body_hash=body_hash,
+                            debit=quota,
+                            credit=funding,
+                            amount=quota.available,
+                            kind=TransferKind.EXPIRY,
+                            actor=actor.username,
+                            now=now,
+                            programme=programme,
+                            period=period.label,
+                            beneficiary_id=quota.owner_id,
+                            reference={"reason": f"quota of {period.label} expired"},
+                        )
+                        for quota in quotas
+                    ],
+                )
+                self.uow.commit()
+            accounts += len(quotas)
+            returned += total
+            if progress is not None:
+                progress(accounts, accounts)
+        return ExpiryResult(programme, period.label, accounts, returned, asset)
+
+    def cycles(self, programme: str | None = None) -> list[dict[str, Any]]:
+        """Every cycle started, newest first: terms, status and how far it got."""
+        statement = select(ledger_cycles).order_by(ledger_cycles.c.started_at.desc())
+        if programme:
+            statement = statement.where(ledger_cycles.c.programme == programme)
+        with self.uow:
+            rows = self.uow.connection.execute(statement).all()
+        return [
+            {
+                **row._asdict(),
+                "started_at": as_utc(row.started_at),
+                "finished_at": as_utc(row.finished_at) if row.finished_at else None,
+            }
+            for row in rows
+        ]
+
+
+def paid_periods(connection: Connection, programme: str, beneficiary_id: str) -> list[str]:
+    """The periods a beneficiary received this programme's entitlement for."""
+    rows = connection.execute(
+        select(ledger_transfers.c.period)
+        .where(ledger_transfers.c.kind == TransferKind.ENTITLEMENT.value)
+        .where(ledger_transfers.c.programme == programme)
+        .where(ledger_transfers.c.beneficiary_id == beneficiary_id)
+        .order_by(ledger_transfers.c.period)
+    )
+    return [row.period for row in rows]

@@ -1,0 +1,934 @@
+"""Ledger use cases: funding, transfers and holds, redemption, balances, trial balance.
+
+Every method checks the actor's purpose, does its work in one transaction and writes its
+access-log entries in that same transaction. Every transfer carries a client idempotency key:
+a retry with the same key and body returns the first result, the same key with another body
+is refused (422), and a duplicate arriving while the first is still running gets 409.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from fairshare.assets import asset_definition
+from fairshare.audit import services as audit
+from fairshare.audit.model import Tag, utc_now
+from fairshare.credentials.model import Authorisation
+from fairshare.credentials.services import check_authorisation
+from fairshare.db import UnitOfWork
+from fairshare.driver import Sql
+from fairshare.eligibility import storage as eligibility_storage
+from fairshare.eligibility.orm import programmes
+from fairshare.errors import Conflict, InvalidInput, NotFound
+from fairshare.identity.guard import access_request, authorize
+from fairshare.identity.model import Actor, Purpose, PurposeNotAllowed, Role
+from fairshare.ids import new_id
+from fairshare.ledger import store
+from fairshare.ledger.iso20022 import Party
+from fairshare.ledger.model import (
+    DEFAULT_ACCEPTS,
+    Account,
+    AccountKind,
+    AssetBalance,
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    Merchant,
+    MerchantCategory,
+    PendingNotOpen,
+    PendingState,
+    Redemption,
+    Transfer,
+    TransferFlag,
+    TransferKind,
+    TransferRequest,
+    TrialBalance,
+    UnknownAccount,
+    UnknownMerchant,
+    UnknownTransfer,
+    check_amount,
+    check_key,
+    clearing_code,
+    funding_code,
+    request_hash,
+    settlement_code,
+    treasury_code,
+    violates_flags,
+)
+from fairshare.ledger.orm import (
+    ledger_accounts,
+    ledger_merchant_users,
+    ledger_merchants,
+    ledger_transfers,
+)
+from fairshare.registry.model import UnknownPerson, require_reason
+from fairshare.registry.orm import people
+
+P = Purpose
+DISBURSE = frozenset({P.DISBURSEMENT})
+REDEEM = frozenset({P.REDEMPTION})
+# Who may see a beneficiary's balances: the person, their caseworker, and the person checking
+# identity for a card-less redemption.
+READ_ENTITLEMENTS = frozenset(
+    {
+        P.SELF_SERVICE,
+        P.CASE_MANAGEMENT,
+        P.HEALTH_ASSESSMENT,
+        P.IDENTITY_VERIFICATION,
+        P.DATA_SUBJECT_REQUEST,
+    }
+)
+READ_LEDGER = frozenset({P.AUDIT, P.DISBURSEMENT})
+MANAGE_MERCHANTS = frozenset({P.ADMINISTRATION})
+MAX_LIST = 1000
+# Built once: a redemption runs this on every call.
+# Every redemption looks up its till's merchant: run on the driver (see fairshare/driver.py).
+_MERCHANT_OF_USER = Sql(
+    "SELECT m.id, m.code, m.name, m.category, m.accepts, m.region, m.iban, m.bic "
+    "FROM ledger_merchants m JOIN ledger_merchant_users u ON u.merchant_id = m.id "
+    "WHERE u.username = :username"
+)
+
+
+def _clean_name(value: str, field: str, limit: int) -> str:
+    text = " ".join((value or "").split())
+    if not text or len(text) > limit:
+        raise InvalidInput(
+            f"{field} is required and at most {limit} characters",
+            errors=[{"field": field, "reason": f"1 to {limit} characters"}],
+        )
+    return text
+
+
+class Ledger:
+    """Accounts, transfers, holds, redemptions and the trial balance."""
+
+    def __init__(self, uow: UnitOfWork, *, hold_days: int = 30) -> None:
+        self.uow = uow
+        self.hold_days = hold_days
+
+    # ---- system accounts ------------------------------------------------------------------
+
+    def _system_account(
+        self, kind: AccountKind, asset: str, now: datetime, programme: str | None = None
+    ) -> Account:
+        code = {
+            AccountKind.TREASURY: lambda: treasury_code(asset),
+            AccountKind.FUNDING: lambda: funding_code(programme or "", asset),
+            AccountKind.PAYOUT_CLEARING: lambda: clearing_code(asset),
+        }[kind]()
+        return store.ensure_account(
+            self.uow.connection, store.account_row(code, kind, asset, now, programme=programme)
+        )
+
+    # ---- merchants ------------------------------------------------------------------------
+
+    def register_merchant(
+        self,
+        actor: Actor,
+        *,
+        code: str,
+        name: str,
+        category: str,
+        region: str,
+        iban: str,
+        bic: str,
+        accepts: Sequence[str] | None = None,
+        usernames: Sequence[str] = (),
+    ) -> Merchant:
+        """Register a shop, pharmacy or fuel station and the user accounts that act for it.
+
+        Raises InvalidInput (bank details, category, assets), Conflict (code taken).
+        """
+        authorize(self.uow, actor, MANAGE_MERCHANTS, "merchant", code, Tag.LEDGER_MERCHANT_CREATE)
+        try:
+            kind = MerchantCategory(category)
+        except ValueError:
+            known = ", ".join(c.value for c in MerchantCategory)
+            raise InvalidInput(
+                f"merchant category {category[:30]!r} is not known; use one of: {known}",
+                errors=[{"field": "category", "reason": f"one of {known}"}],
+            ) from None
+        assets = tuple(accepts) if accepts else tuple(a.value for a in DEFAULT_ACCEPTS[kind])
+        for asset in assets:
+            asset_definition(asset)
+        if not code or len(code) > 40 or not code.replace("-", "").replace("_", "").isalnum():
+            raise InvalidInput(
+                "the merchant code is 1 to 40 letters, digits, - or _",
+                errors=[{"field": "code", "reason": "1-40 of A-Z a-z 0-9 - _"}],
+            )
+        display_name = _clean_name(name, "name", 70)
+        party = Party(name=display_name, iban=iban, bic=bic)  # raises InvalidInput
+        merchant = Merchant(
+            id=new_id(),
+            code=code,
+            name=display_name,
+            category=kind,
+            accepts=assets,
+            region=_clean_name(region, "region", 60),
+            iban=party.iban,
+            bic=party.bic,
+            usernames=tuple(usernames),
+        )
+        with self.uow:
+            connection = self.uow.connection
+            taken = connection.execute(
+                select(ledger_merchants.c.id).where(ledger_merchants.c.code == code)
+            ).first()
+            if taken is not None:
+                raise Conflict(f"a merchant with code {code!r} already exists")
+            connection.execute(
+                insert(ledger_merchants).values(
+                    id=merchant.id,
+                    code=code,
+                    name=merchant.name,
+                    category=kind.value,
+                    accepts=json.dumps(list(assets)),
+                    region=merchant.region,
+                    iban=merchant.iban,
+                    bic=merchant.bic,
+                    created_at=utc_now(),
+                    created_by=actor.username,
+                )
+            )
+            for username in usernames:
+                connection.execute(
+                    insert(ledger_merchant_users).values(username=username, merchant_id=merchant.id)
+                )
+            audit.record(
+                self.uow,
+                [access_request(actor, Tag.LEDGER_MERCHANT_CREATE, "merchant", merchant.id)],
+            )
+            self.uow.commit()
+        return merchant
+
+    def list_merchants(self) -> list[Merchant]:
+        with self.uow:
+            return self._merchants(self.uow.connection)
+
+    def _merchants(self, connection: Connection, **where: str) -> list[Merchant]:
+        statement = select(ledger_merchants).order_by(ledger_merchants.c.code)
+        for column, value in where.items():
+            statement = statement.where(ledger_merchants.c[column] == value)
+        rows = connection.execute(statement).all()
+        users: dict[str, list[str]] = {}
+        for username, merchant_id in connection.execute(
+            select(ledger_merchant_users.c.username, ledger_merchant_users.c.merchant_id)
+        ):
+            users.setdefault(merchant_id, []).append(username)
+        return [
+            Merchant(
+                id=row.id,
+                code=row.code,
+                name=row.name,
+                category=MerchantCategory(row.category),
+                accepts=tuple(json.loads(row.accepts)),
+                region=row.region,
+                iban=row.iban,
+                bic=row.bic,
+                usernames=tuple(sorted(users.get(row.id, []))),
+            )
+            for row in rows
+        ]
+
+    def merchant(self, code: str) -> Merchant:
+        with self.uow:
+            found = self._merchants(self.uow.connection, code=code)
+        if not found:
+            raise UnknownMerchant(code)
+        return found[0]
+
+    def _merchant_of(self, connection: Connection, username: str) -> Merchant:
+        row = _MERCHANT_OF_USER.run(connection, {"username": username}).fetchone()
+        if row is None:
+            raise PurposeNotAllowed(
+                f"user {username!r} does not act for any registered merchant; an administrator "
+                "links till users to their merchant"
+            )
+        return Merchant(
+            row[0],
+            row[1],
+            row[2],
+            MerchantCategory(row[3]),
+            tuple(json.loads(row[4])),
+            row[5],
+            row[6],
+            row[7],
+        )
+
+    # ---- funding and general transfers ----------------------------------------------------
+
+    def fund(
+        self, actor: Actor, programme: str, amount: int, key: str, reason: str = ""
+    ) -> Transfer:
+        """Appropriate budget to a programme: treasury → programme funding, in its asset.
+
+        Raises UnknownProgramme, InvalidInput, IdempotencyKeyReused, TransferInFlight.
+        """
+        authorize(self.uow, actor, DISBURSE, "programme", programme, Tag.LEDGER_TRANSFER_CREATE)
+        check_amount(amount)
+        check_key(key)
+        why = require_reason(reason or "programme funding")
+        with self.uow:
+            connection = self.uow.connection
+            terms = eligibility_storage.load_programme(self.uow, programme)
+            version = eligibility_storage.latest_version(self.uow, programme)
+            asset = version.asset if version is not None else terms.asset
+            now = utc_now()
+            treasury = self._system_account(AccountKind.TREASURY, asset, now)
+            funding = self._system_account(AccountKind.FUNDING, asset, now, programme)
+            body = {"op": "fund", "programme": programme, "amount": amount, "reason": why}
+            with store.claim(connection, [key]):
+                transfer = self._post_one(
+                    connection,
+                    key=key,
+                    body=body,
+                    debit=treasury,
+                    credit=funding,
+                    amount=amount,
+                    kind=TransferKind.FUNDING,
+                    actor=actor,
+                    now=now,
+                    programme=programme,
+                    reference={"reason": why},
+                )
+            self._log(actor, Tag.LEDGER_TRANSFER_CREATE, "programme", programme, ("funding",))
+            self.uow.commit()
+        return transfer
+
+    def transfer(self, actor: Actor, request: TransferRequest) -> Transfer:
+        """Post one transfer between two existing accounts (corrections, holds).
+
+        Raises UnknownAccount, InvalidInput (amount, key, assets differ), InsufficientBalance,
+        LimitExceeded, IdempotencyKeyReused, TransferInFlight. Nothing moves when it raises.
+        """
+        return self.transfer_linked(actor, [request])[0]
+
+    def transfer_linked(self, actor: Actor, requests: Sequence[TransferRequest]) -> list[Transfer]:
+        """Post transfers that succeed or fail together (one transaction, one link id).
+
+        A retry of the whole group with the same keys returns the first results.
+        """
+        authorize(self.uow, actor, DISBURSE, "ledger", "transfers", Tag.LEDGER_TRANSFER_CREATE)
+        if not requests or len(requests) > 100:
+            raise InvalidInput(
+                "send 1 to 100 transfers in a linked group",
+                errors=[{"field": "transfers", "reason": "1 to 100 transfers"}],
+            )
+        keys = [check_key(request.idempotency_key) for request in requests]
+        if len(set(keys)) != len(keys):
+            raise InvalidInput(
+                "each transfer of a group needs its own idempotency key",
+                errors=[{"field": "idempotency_key", "reason": "repeated within the group"}],
+            )
+        for request in requests:
+            check_amount(request.amount)
+            if request.timeout_seconds is not None and (
+                not request.pending or not 0 < request.timeout_seconds <= 90 * 86400
+            ):
+                raise InvalidInput(
+                    "a timeout applies to a pending transfer (a hold) and is 1 second to 90 days",
+                    errors=[{"field": "timeout_seconds", "reason": "pending only, 1s-90d"}],
+                )
+        link_id = new_id() if len(requests) > 1 else None
+        results: list[Transfer] = []
+        with self.uow:
+            connection = self.uow.connection
+            now = utc_now()
+            with store.claim(connection, keys):
+                for index, request in enumerate(requests):
+                    debit = self._account(connection, request.debit_account_id)
+                    credit = self._account(connection, request.credit_account_id)
+                    flags = TransferFlag.PENDING if request.pending else TransferFlag.NONE
+                    if link_id is not None and index < len(requests) - 1:
+                        flags |= TransferFlag.LINKED
+                    timeout = request.timeout_seconds or (
+                        self.hold_days * 86400 if request.pending else None
+                    )
+                    results.append(
+                        self._post_one(
+                            connection,
+                            key=request.idempotency_key,
+                            body=request.body(),
+                            debit=debit,
+                            credit=credit,
+                            amount=request.amount,
+                            kind=request.kind,
+                            actor=actor,
+                            now=now,
+                            flags=flags,
+                            timeout_at=now + timedelta(seconds=timeout) if timeout else None,
+                            link_id=link_id,
+                            reference={"reason": request.reason} if request.reason else None,
+                        )
+                    )
+            if any(not result.replayed for result in results):
+                self._log(actor, Tag.LEDGER_TRANSFER_CREATE, "ledger", results[0].id, ("amount",))
+            self.uow.commit()
+        return results
+
+    def _account(self, connection: Connection, account_id: str) -> Account:
+        account = store.get_account(connection, account_id) if account_id else None
+        if account is None:
+            raise UnknownAccount(account_id)
+        return account
+
+    def _replay(self, connection: Connection, key: str, body_hash: str) -> Transfer | None:
+        row = store.transfer_by_key(connection, key)
+        if row is None:
+            return None
+        if row.request_hash != body_hash:
+            raise IdempotencyKeyReused(key)
+        return store.transfer_from_row(row, replayed=True)
+
+    def _post_one(
+        self,
+        connection: Connection,
+        *,
+        key: str,
+        body: dict[str, Any],
+        debit: Account,
+        credit: Account,
+        amount: int,
+        kind: TransferKind,
+        actor: Actor,
+        now: datetime,
+        flags: TransferFlag = TransferFlag.NONE,
+        timeout_at: datetime | None = None,
+        link_id: str | None = None,
+        programme: str | None = None,
+        beneficiary_id: str | None = None,
+        merchant_id: str | None = None,
+        reference: dict[str, Any] | None = None,
+    ) -> Transfer:
+        body_hash = request_hash(body)
+        replay = self._replay(connection, key, body_hash)
+        if replay is not None:
+            return replay
+        if debit.asset != credit.asset:
+            raise InvalidInput(
+                f"the accounts hold different assets ({debit.asset} and {credit.asset}); a "
+                "transfer moves one asset between two accounts of that asset",
+                errors=[{"field": "credit_account_id", "reason": "asset differs from debit's"}],
+            )
+        if debit.id == credit.id:
+            raise InvalidInput(
+                "a transfer needs two different accounts",
+                errors=[{"field": "credit_account_id", "reason": "same as the debit account"}],
+            )
+        store.move(connection, debit, credit, amount, pending=bool(flags & TransferFlag.PENDING))
+        row = store.transfer_row(
+            key=key,
+            body_hash=body_hash,
+            debit=debit,
+            credit=credit,
+            amount=amount,
+            kind=kind,
+            actor=actor.username,
+            now=now,
+            flags=flags,
+            timeout_at=timeout_at,
+            link_id=link_id,
+            programme=programme if programme is not None else debit.programme,
+            beneficiary_id=beneficiary_id,
+            merchant_id=merchant_id,
+            reference=reference,
+        )
+        store.insert_transfers(connection, [row])
+        return store.transfer_from_row(_Row(row))
+
+    # ---- holds ----------------------------------------------------------------------------
+
+    def post_pending(
+        self, actor: Actor, pending_id: str, key: str, amount: int | None = None
+    ) -> Transfer:
+        """Post a hold, in full or in part (the rest is released). Raises PendingNotOpen."""
+        return self._resolve(actor, pending_id, key, amount, void=False)
+
+    def void_pending(self, actor: Actor, pending_id: str, key: str) -> Transfer:
+        """Release a hold without moving anything."""
+        return self._resolve(actor, pending_id, key, None, void=True)
+
+    def _resolve(
+        self, actor: Actor, pending_id: str, key: str, amount: int | None, *, void: bool
+    ) -> Transfer:
+        authorize(self.uow, actor, DISBURSE, "ledger", pending_id, Tag.LEDGER_TRANSFER_CREATE)
+        check_key(key)
+        if amount is not None:
+            check_amount(amount)
+        with self.uow:
+            connection = self.uow.connection
+            with store.claim(connection, [key]):
+                transfer = self.resolve_in(
+                    connection, actor, pending_id, key, amount, void=void, now=utc_now()
+                )
+            if not transfer.replayed:
+                self._log(actor, Tag.LEDGER_TRANSFER_CREATE, "ledger", transfer.id, ("amount",))
+            self.uow.commit()
+        return transfer
+
+    def resolve_in(
+        self,
+        connection: Connection,
+        actor: Actor,
+        pending_id: str,
+        key: str,
+        amount: int | None,
+        *,
+        void: bool,
+        now: datetime,
+        reference: dict[str, Any] | None = None,
+    ) -> Transfer:
+        """Close a hold inside the caller's transaction (payouts use this too)."""
+        body = {"op": "void" if void else "post", "pending": pending_id, "amount": amount}
+        replay = self._replay(connection, key, request_hash(body))
+        if replay is not None:
+            return replay
+        pending = store.get_transfer(connection, pending_id)
+        if pending is None or not pending.flags & TransferFlag.PENDING:
+            raise UnknownTransfer(pending_id)
+        state = self._hold_state(connection, pending, now)
+        if state is not PendingState.PENDING and not (void and state is PendingState.EXPIRED):
+            raise PendingNotOpen(f"the hold {pending_id} is {state.value}; it can close only once")
+        posted = 0 if void else (amount if amount is not None else pending.amount)
+        if posted > pending.amount:
+            raise InvalidInput(
+                f"cannot post {posted}: the hold is for {pending.amount}",
+                errors=[{"field": "amount", "reason": f"at most {pending.amount}"}],
+            )
+        store.resolve(
+            connection, pending.debit_account_id, pending.credit_account_id, pending.amount, posted
+        )
+        debit = self._account(connection, pending.debit_account_id)
+        credit = self._account(connection, pending.credit_account_id)
+        row = store.transfer_row(
+            key=key,
+            body_hash=request_hash(body),
+            debit=debit,
+            credit=credit,
+            amount=posted or pending.amount,
+            kind=pending.kind,
+            actor=actor.username,
+            now=now,
+            flags=TransferFlag.VOID_PENDING if void else TransferFlag.POST_PENDING,
+            pending_id=pending.id,
+            programme=pending.programme,
+            beneficiary_id=pending.beneficiary_id,
+            merchant_id=pending.merchant_id,
+            reference=reference,
+        )
+        store.insert_transfers(connection, [row])
+        return store.transfer_from_row(_Row(row))
+
+    def _hold_state(self, connection: Connection, pending: Transfer, now: datetime) -> PendingState:
+        resolution = store.resolution_of(connection, pending.id)
+        if resolution is not None:
+            if resolution.flags & TransferFlag.VOID_PENDING:
+                return PendingState.VOIDED
+            return PendingState.POSTED
+        if pending.timeout_at is not None and pending.timeout_at <= now:
+            return PendingState.EXPIRED
+        return PendingState.PENDING
+
+    def hold_state(self, pending_id: str) -> PendingState:
+        with self.uow:
+            pending = store.get_transfer(self.uow.connection, pending_id)
+            if pending is None or not pending.flags & TransferFlag.PENDING:
+                raise UnknownTransfer(pending_id)
+            return self._hold_state(self.uow.connection, pending, utc_now())
+
+    def expire_holds(self, actor: Actor, now: datetime | None = None) -> int:
+        """Void every hold whose timeout has passed; returns how many. Safe to run again."""
+        authorize(self.uow, actor, DISBURSE, "ledger", "holds", Tag.LEDGER_TRANSFER_CREATE)
+        moment = now or utc_now()
+        with self.uow:
+            connection = self.uow.connection
+            expired = store.open_holds(connection, before=moment)
+            for hold in expired:
+                self.resolve_in(
+                    connection,
+                    actor,
+                    hold.id,
+                    f"expire:{hold.id}",
+                    None,
+                    void=True,
+                    now=moment,
+                    reference={"reason": "hold timed out"},
+                )
+            if expired:
+                self._log(actor, Tag.LEDGER_TRANSFER_CREATE, "ledger", "holds", ("expired",))
+            self.uow.commit()
+        return len(expired)
+
+    # ---- redemption -----------------------------------------------------------------------
+
+    def redeem(
+        self,
+        actor: Actor,
+        *,
+        key: str,
+        beneficiary_id: str,
+        programme: str,
+        asset: str,
+        amount: int,
+        authorisation: Authorisation,
+        today: date | None = None,
+    ) -> Redemption:
+        """A merchant hands out `amount` of `asset` against the beneficiary's entitlement.
+
+        The draw comes from the beneficiary's open quotas of the programme, soonest to
+        expire first; drawing from several is one linked group. Raises InsufficientBalance
+        (with the available amount, which the merchant may see), InvalidInput (amount, key,
+        asset not the programme's), NotFound (no entitlement), AuthorisationRefused,
+        IdempotencyKeyReused, TransferInFlight.
+        """
+        authorize(
+            self.uow, actor, REDEEM, "beneficiary", beneficiary_id, Tag.LEDGER_ENTITLEMENT_REDEEM
+        )
+        check_key(key)
+        check_amount(amount)
+        asset_definition(asset)
+        day = today or date.today()
+        body = {
+            "op": "redeem",
+            "beneficiary": beneficiary_id,
+            "programme": programme,
+            "asset": asset,
+            "amount": amount,
+            "authorisation": authorisation.as_reference(),
+        }
+        body_hash = request_hash(body)
+        with self.uow:
+            connection = self.uow.connection
+            with store.claim(connection, [key]):
+                first = store.transfer_by_key(connection, key)
+                if first is not None:
+                    if first.request_hash != body_hash:
+                        raise IdempotencyKeyReused(key)
+                    redemption = self._replayed_redemption(connection, first)
+                    self.uow.commit()
+                    return redemption
+                merchant = self._merchant_of(connection, actor.username)
+                if asset not in merchant.accepts:
+                    raise InvalidInput(
+                        f"{merchant.name} does not hand out {asset_definition(asset).label}; "
+                        f"it accepts {', '.join(merchant.accepts)}",
+                        errors=[{"field": "asset", "reason": "not accepted by this merchant"}],
+                    )
+                quotas = self._open_quotas(connection, beneficiary_id, programme, day)
+                if quotas and all(quota.asset != asset for quota in quotas):
+                    raise InvalidInput(
+                        f"programme {programme!r} pays {quotas[0].asset}, not {asset}; redeem "
+                        "it in its own asset",
+                        errors=[{"field": "asset", "reason": f"programme pays {quotas[0].asset}"}],
+                    )
+                quotas = [quota for quota in quotas if quota.asset == asset]
+                if not quotas:
+                    raise NotFound(
+                        f"beneficiary {beneficiary_id[:36]} has no open entitlement from "
+                        f"programme {programme!r}"
+                    )
+                subject_type = quotas[0].owner_type or "person"
+                how = check_authorisation(connection, authorisation, subject_type, beneficiary_id)
+                available = sum(max(quota.available, 0) for quota in quotas)
+                if available < amount:
+                    raise InsufficientBalance(
+                        f"the entitlement holds {available} available; {amount} was asked for. "
+                        "Nothing moved.",
+                        asset=asset,
+                        available=available,
+                        requested=amount,
+                    )
+                now = utc_now()
+                settlement = store.ensure_account(
+                    connection,
+                    store.account_row(
+                        settlement_code(merchant.id, asset),
+                        AccountKind.SETTLEMENT,
+                        asset,
+                        now,
+                        owner_type="merchant",
+                        owner_id=merchant.id,
+                    ),
+                )
+                draws = _draw(quotas, amount)
+                link_id = new_id() if len(draws) > 1 else None
+                rows = []
+                for index, (quota, part) in enumerate(draws):
+                    store.move(connection, quota, settlement, part)
+                    linked = link_id is not None and index < len(draws) - 1
+                    rows.append(
+                        store.transfer_row(
+                            key=key if index == 0 else f"{key}/{index + 1}",
+                            body_hash=body_hash,
+                            debit=quota,
+                            credit=settlement,
+                            amount=part,
+                            kind=TransferKind.REDEMPTION,
+                            actor=actor.username,
+                            now=now,
+                            flags=TransferFlag.LINKED if linked else TransferFlag.NONE,
+                            link_id=link_id,
+                            programme=programme,
+                            period=quota.period,
+                            beneficiary_id=beneficiary_id,
+                            merchant_id=merchant.id,
+                            reference={"authorisation": authorisation.method.value, "how": how},
+                        )
+                    )
+                store.insert_transfers(connection, rows)
+                self._log(
+                    actor,
+                    Tag.LEDGER_ENTITLEMENT_REDEEM,
+                    subject_type,
+                    beneficiary_id,
+                    ("entitlement_balance",),
+                )
+            self.uow.commit()
+        transfers = tuple(store.transfer_from_row(_Row(row)) for row in rows)
+        return Redemption(transfers, asset, amount, available - amount, replayed=False)
+
+    def _open_quotas(
+        self, connection: Connection, beneficiary_id: str, programme: str, day: date
+    ) -> list[Account]:
+        quotas = store.entitlements_of(connection, beneficiary_id, programme)
+        return [q for q in quotas if q.expires_on is None or q.expires_on >= day]
+
+    def _replayed_redemption(self, connection: Connection, first: Any) -> Redemption:
+        group = [store.transfer_from_row(first, replayed=True)]
+        if first.link_id is not None:
+            rows = connection.execute(
+                select(ledger_transfers)
+                .where(ledger_transfers.c.link_id == first.link_id)
+                .order_by(ledger_transfers.c.idempotency_key)
+            )
+            group = [store.transfer_from_row(row, replayed=True) for row in rows]
+        total = sum(transfer.amount for transfer in group)
+        accounts = [store.get_account(connection, t.debit_account_id) for t in group]
+        available = sum(max(a.available, 0) for a in accounts if a is not None)
+        return Redemption(tuple(group), first.asset, total, available, replayed=True)
+
+    # ---- balances -------------------------------------------------------------------------
+
+    def entitlements(
+        self,
+        actor: Actor,
+        subject_ids: Sequence[str],
+        *,
+        today: date | None = None,
+    ) -> list[Account]:
+        """The beneficiary accounts of these people or households, open quotas first; logged
+        as a read of each. A citizen sees only their own and their household's; accounts of
+        health programmes only under a health purpose (decision 0011)."""
+        day = today or date.today()
+        for subject in subject_ids:
+            concerned = None
+            if actor.role is Role.CITIZEN:
+                with self.uow:
+                    concerned = frozenset(
+                        self.uow.connection.execute(
+                            select(people.c.id).where(
+                                (people.c.id == subject) | (people.c.household_id == subject)
+                            )
+                        ).scalars()
+                    )
+            authorize(
+                self.uow,
+                actor,
+                READ_ENTITLEMENTS,
+                "beneficiary",
+                subject,
+                Tag.LEDGER_ENTITLEMENT_READ,
+                own_person_ids=concerned,
+            )
+        with self.uow:
+            accounts = store.accounts_of(
+                self.uow.connection, subject_ids, kind=AccountKind.ENTITLEMENT
+            )
+            if not actor.sees_health:
+                # An entitlement from a health programme reveals the illness (decision 0011).
+                health = set(
+                    self.uow.connection.execute(
+                        select(programmes.c.code).where(programmes.c.needs_health.is_(True))
+                    ).scalars()
+                )
+                accounts = [a for a in accounts if a.programme not in health]
+            self._log_many(
+                actor, Tag.LEDGER_ENTITLEMENT_READ, subject_ids, ("entitlement_balance",)
+            )
+            self.uow.commit()
+        open_first = sorted(
+            accounts,
+            key=lambda a: (a.expires_on is not None and a.expires_on < day, a.programme or ""),
+        )
+        return open_first
+
+    def person_entitlements(
+        self, actor: Actor, person_id: str, *, today: date | None = None
+    ) -> list[Account]:
+        """A person's entitlements and their household's (see `entitlements`).
+
+        Raises UnknownPerson; the household is looked up without reading the person's record.
+        """
+        with self.uow:
+            household = self.uow.connection.execute(
+                select(people.c.household_id).where(people.c.id == person_id)
+            ).scalar()
+        if household is None:
+            raise UnknownPerson(person_id)
+        return self.entitlements(actor, [person_id, household], today=today)
+
+    def account(self, actor: Actor, account_id: str) -> Account:
+        """One account's totals, for auditors and disbursement officers."""
+        authorize(self.uow, actor, READ_LEDGER, "ledger", account_id, Tag.LEDGER_TRANSFER_READ)
+        with self.uow:
+            account = self._account(self.uow.connection, account_id)
+            self._log(actor, Tag.LEDGER_TRANSFER_READ, "ledger", account_id, ("balance",))
+            self.uow.commit()
+        return account
+
+    def accounts(
+        self, actor: Actor, *, kind: str | None = None, programme: str | None = None
+    ) -> list[Account]:
+        """System and merchant accounts (beneficiary accounts are listed per person)."""
+        authorize(self.uow, actor, READ_LEDGER, "ledger", "accounts", Tag.LEDGER_TRANSFER_READ)
+        statement = select(ledger_accounts).order_by(ledger_accounts.c.code).limit(MAX_LIST)
+        if kind:
+            statement = statement.where(ledger_accounts.c.kind == AccountKind(kind).value)
+        else:
+            statement = statement.where(ledger_accounts.c.kind != AccountKind.ENTITLEMENT.value)
+        if programme:
+            statement = statement.where(ledger_accounts.c.programme == programme)
+        with self.uow:
+            rows = self.uow.connection.execute(statement).all()
+            self._log(actor, Tag.LEDGER_TRANSFER_READ, "ledger", "accounts", ("balance",))
+            self.uow.commit()
+        return [store.account_from_row(row) for row in rows]
+
+    def transfers(
+        self,
+        actor: Actor,
+        *,
+        account_id: str | None = None,
+        kind: str | None = None,
+        programme: str | None = None,
+        limit: int = 100,
+    ) -> list[Transfer]:
+        authorize(self.uow, actor, READ_LEDGER, "ledger", "transfers", Tag.LEDGER_TRANSFER_READ)
+        statement = select(ledger_transfers).order_by(ledger_transfers.c.created_at.desc())
+        if account_id:
+            statement = statement.where(
+                (ledger_transfers.c.debit_account_id == account_id)
+                | (ledger_transfers.c.credit_account_id == account_id)
+            )
+        if kind:
+            statement = statement.where(ledger_transfers.c.kind == TransferKind(kind).value)
+        if programme:
+            statement = statement.where(ledger_transfers.c.programme == programme)
+        with self.uow:
+            rows = self.uow.connection.execute(statement.limit(max(1, min(limit, MAX_LIST)))).all()
+            self._log(actor, Tag.LEDGER_TRANSFER_READ, "ledger", "transfers", ("transfers",))
+            self.uow.commit()
+        return [store.transfer_from_row(row) for row in rows]
+
+    def trial_balance(self, actor: Actor) -> TrialBalance:
+        """Per asset: total debits equal total credits, and no account breaks its flags."""
+        authorize(self.uow, actor, READ_LEDGER, "ledger", "trial_balance", Tag.LEDGER_BALANCE_READ)
+        with self.uow:
+            result = trial_balance(self.uow.connection)
+            self._log(actor, Tag.LEDGER_BALANCE_READ, "ledger", "trial_balance", ("balance",))
+            self.uow.commit()
+        return result
+
+    # ---- logging --------------------------------------------------------------------------
+
+    def _log(
+        self,
+        actor: Actor,
+        tag: Tag,
+        subject_type: str,
+        subject_id: str,
+        fields: tuple[str, ...] = (),
+    ) -> None:
+        audit.record(self.uow, [access_request(actor, tag, subject_type, subject_id, fields)])
+
+    def _log_many(
+        self, actor: Actor, tag: Tag, subject_ids: Sequence[str], fields: tuple[str, ...]
+    ) -> None:
+        audit.record(
+            self.uow,
+            [access_request(actor, tag, "beneficiary", subject, fields) for subject in subject_ids],
+        )
+
+
+class _Row:
+    """A transfer row dict read like a result row."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def _draw(quotas: list[Account], amount: int) -> list[tuple[Account, int]]:
+    """Split `amount` over quotas in order (soonest to expire first)."""
+    draws: list[tuple[Account, int]] = []
+    left = amount
+    for quota in quotas:
+        if left == 0:
+            break
+        part = min(left, max(quota.available, 0))
+        if part > 0:
+            draws.append((quota, part))
+            left -= part
+    return draws
+
+
+def trial_balance(connection: Connection) -> TrialBalance:
+    """Sums straight from the account rows, plus a recount of flags, per asset."""
+    a = ledger_accounts.c
+    rows = connection.execute(
+        select(
+            a.asset,
+            a.kind,
+            func.count(),
+            func.coalesce(func.sum(a.debits_posted), 0),
+            func.coalesce(func.sum(a.credits_posted), 0),
+            func.coalesce(func.sum(a.debits_pending), 0),
+            func.coalesce(func.sum(a.credits_pending), 0),
+        ).group_by(a.asset, a.kind)
+    ).all()
+    violations: dict[str, int] = {}
+    for row in connection.execute(select(ledger_accounts)):
+        if violates_flags(store.account_from_row(row)):
+            violations[row.asset] = violations.get(row.asset, 0) + 1
+    per_asset: dict[str, dict[str, Any]] = {}
+    for asset, kind, count, debits, credits, debits_pending, credits_pending in rows:
+        line = per_asset.setdefault(
+            asset, {"d": 0, "c": 0, "dp": 0, "cp": 0, "by_kind": {}, "accounts": 0}
+        )
+        line["d"] += int(debits)
+        line["c"] += int(credits)
+        line["dp"] += int(debits_pending)
+        line["cp"] += int(credits_pending)
+        line["accounts"] += int(count)
+        line["by_kind"][kind] = int(credits) - int(debits)
+    transfers = connection.execute(select(func.count()).select_from(ledger_transfers)).scalar()
+    return TrialBalance(
+        tuple(
+            AssetBalance(
+                asset=asset,
+                debits_posted=line["d"],
+                credits_posted=line["c"],
+                debits_pending=line["dp"],
+                credits_pending=line["cp"],
+                by_kind=line["by_kind"],
+                accounts=line["accounts"],
+                violations=violations.get(asset, 0),
+            )
+            for asset, line in sorted(per_asset.items())
+        ),
+        int(transfers or 0),
+    )
