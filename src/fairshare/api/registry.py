@@ -18,17 +18,23 @@ from fairshare.api.schemas import (
     CorrectionCreate,
     CorrectionDecision,
     CorrectionPublic,
+    DuplicateCheckCreate,
+    DuplicateCheckPublic,
+    DuplicateConfirmation,
     HistoryEntryPublic,
     HouseholdCreate,
     HouseholdPublic,
     HouseholdUpdate,
     ImportReportPublic,
+    LikelyMatchPublic,
+    MemberCreate,
     PeoplePublic,
     PersonCreate,
     PersonPublic,
     PersonSummaryPublic,
     PersonUpdate,
     RowErrorPublic,
+    RowMatchesPublic,
 )
 from fairshare.catalogue.model import CORE_FIELDS
 from fairshare.errors import InvalidInput
@@ -83,15 +89,54 @@ def _member(body: PersonCreate) -> MemberInput:
     return MemberInput(body.fields, body.health_consent, body.consent_method, body.record_ref)
 
 
-@router.post("/households", response_model=HouseholdPublic, status_code=status.HTTP_201_CREATED)
+def _not_duplicate_reason(body: DuplicateConfirmation) -> str | None:
+    if not body.confirm_not_duplicate:
+        return None
+    if not (body.not_duplicate_reason or "").strip():
+        raise InvalidInput(
+            "say why the person is not one of the likely matches (not_duplicate_reason)",
+            errors=[{"field": "not_duplicate_reason", "reason": "is required"}],
+        )
+    return body.not_duplicate_reason
+
+
+@router.post(
+    "/households",
+    response_model=HouseholdPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "Likely duplicates: the problem lists the `matches`"}},
+)
 def register_household(
     services: ServicesDep, actor: CurrentActor, body: HouseholdCreate
 ) -> HouseholdPublic:
-    """Register a household and its members in one step (all or nothing)."""
-    household = services.registry.register_household(
-        actor, body.fields, [_member(m) for m in body.members], body.household_ref
+    """Register a household and its members in one step (all or nothing).
+
+    Each member is first checked against the registry; a member who looks like someone
+    already registered gets 409 with the likely matches, unless the request confirms
+    (confirm_not_duplicate, not_duplicate_reason) that they are other people.
+    """
+    household, _flagged = services.duplicate_check.register_household(
+        actor,
+        body.fields,
+        [_member(m) for m in body.members],
+        body.household_ref,
+        not_duplicate_reason=_not_duplicate_reason(body),
     )
     return _household(household, household.members)
+
+
+@router.post("/people/duplicate-check", response_model=DuplicateCheckPublic)
+def check_duplicates(
+    services: ServicesDep, actor: CurrentActor, body: DuplicateCheckCreate
+) -> DuplicateCheckPublic:
+    """Likely matches of a person about to be registered, best first, with the evidence.
+
+    Nothing is registered; each likely match shown is written to that person's access log.
+    """
+    result = services.duplicate_check.check(
+        actor, body.fields, body.household, household_id=body.household_id
+    )
+    return DuplicateCheckPublic.model_validate(result.as_dict())
 
 
 @router.get("/households/{household_id}", response_model=HouseholdPublic)
@@ -116,9 +161,13 @@ def update_household(
     status_code=status.HTTP_201_CREATED,
 )
 def add_member(
-    services: ServicesDep, actor: CurrentActor, household_id: str, body: PersonCreate
+    services: ServicesDep, actor: CurrentActor, household_id: str, body: MemberCreate
 ) -> PersonPublic:
-    return _person(services.registry.add_member(actor, household_id[:36], _member(body)))
+    """Add a person to a household; 409 with the likely matches as for a registration."""
+    person, _result = services.duplicate_check.add_member(
+        actor, household_id[:36], _member(body), not_duplicate_reason=_not_duplicate_reason(body)
+    )
+    return _person(person)
 
 
 @router.get("/people", response_model=PeoplePublic)
@@ -280,8 +329,13 @@ async def import_file(
     file: Annotated[UploadFile, File(description="CSV or Parquet, one row per person")],
     skip_invalid: Annotated[bool, Form()] = False,
     dry_run: Annotated[bool, Form()] = False,
+    check_duplicates: Annotated[bool, Form()] = True,
 ) -> ImportReportPublic:
-    """Bulk import; a file with errors imports nothing (422 with every row error)."""
+    """Bulk import; a file with errors imports nothing (422 with every row error).
+
+    Unless check_duplicates is false, each row is first checked against the people already
+    registered; the report lists the rows that look like one of them (nothing is held back).
+    """
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in _SUFFIXES:
         raise InvalidInput(
@@ -297,6 +351,11 @@ async def import_file(
         # Reading and importing a large file takes long; off the event loop, other requests
         # are still served meanwhile.
         table = await run_in_threadpool(read_table, path)
+        possible = (
+            await run_in_threadpool(services.duplicate_check.check_table, actor, table)
+            if check_duplicates
+            else []
+        )
         report = await run_in_threadpool(
             services.importer.import_table,
             actor,
@@ -312,4 +371,11 @@ async def import_file(
         rejected_rows=report.rejected_rows,
         dry_run=report.dry_run,
         errors=[RowErrorPublic(**e.__dict__) for e in report.errors[:1000]],
+        possible_duplicates=[
+            RowMatchesPublic(
+                row=r.row,
+                matches=[LikelyMatchPublic.model_validate(m.as_dict()) for m in r.matches],
+            )
+            for r in possible[:1000]
+        ],
     )

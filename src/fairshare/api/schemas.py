@@ -77,10 +77,68 @@ class PersonCreate(Strict):
     record_ref: str | None = Field(None, max_length=64)
 
 
-class HouseholdCreate(Strict):
+class DuplicateConfirmation(Strict):
+    confirm_not_duplicate: bool = Field(
+        False,
+        description="The caseworker checked the likely matches (409) and the person is "
+        "someone else; needs not_duplicate_reason",
+    )
+    not_duplicate_reason: str | None = Field(None, max_length=500)
+
+
+class HouseholdCreate(DuplicateConfirmation):
     fields: FieldValues = Field(max_length=200)
     members: list[PersonCreate] = Field(min_length=1, max_length=50)
     household_ref: str | None = Field(None, max_length=64)
+
+
+class MemberCreate(PersonCreate, DuplicateConfirmation):
+    pass
+
+
+class DuplicateCheckCreate(Strict):
+    fields: FieldValues = Field(
+        max_length=200, description="The person's values: names, date_of_birth, national_id, …"
+    )
+    household: FieldValues | None = Field(
+        None, max_length=200, description="The household's region, municipality and address"
+    )
+    household_id: str | None = Field(
+        None, max_length=36, description="Or the household the person joins"
+    )
+
+
+class FieldEvidencePublic(BaseModel):
+    level: str
+    match_weight: float
+    bayes_factor: float
+
+
+class LikelyMatchPublic(BaseModel):
+    person_id: str
+    household_id: str
+    given_names: str
+    family_names: str
+    date_of_birth: date | None
+    sex: str | None
+    region: str | None
+    municipality: str | None
+    match_probability: float
+    match_weight: float
+    evidence: dict[str, FieldEvidencePublic]
+
+
+class CheckModelPublic(BaseModel):
+    run_id: str | None = Field(description="The deduplication run whose model scored")
+    trained: bool = Field(description="False: no run yet, the default parameters were used")
+
+
+class DuplicateCheckPublic(BaseModel):
+    matches: list[LikelyMatchPublic]
+    threshold: float
+    candidates: int = Field(description="Registered people scored")
+    model: CheckModelPublic
+    notes: list[str]
 
 
 class PersonUpdate(Strict):
@@ -200,6 +258,11 @@ class RowErrorPublic(BaseModel):
     reason: str
 
 
+class RowMatchesPublic(BaseModel):
+    row: int = Field(description="1-based data row of the file")
+    matches: list[LikelyMatchPublic]
+
+
 class ImportReportPublic(BaseModel):
     rows: int
     people: int
@@ -207,3 +270,7 @@ class ImportReportPublic(BaseModel):
     rejected_rows: int
     dry_run: bool
     errors: list[RowErrorPublic]
+    possible_duplicates: list[RowMatchesPublic] = Field(
+        default_factory=list,
+        description="Rows that look like people registered before the import",
+    )

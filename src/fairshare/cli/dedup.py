@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -9,9 +10,12 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from fairshare.cli.console import console, operator, progress_bar, reported, services
+from fairshare.dedup.check import as_date
 from fairshare.dedup.model import Evaluation, RunSummary, Scores, Thresholds
+from fairshare.dedup.registration import LikelyMatch
 from fairshare.dedup.review import Merge, Review
 from fairshare.dedup.services import Deduplication, configured_thresholds
+from fairshare.errors import InvalidInput
 from fairshare.identity.model import Actor, Purpose, Role
 from fairshare.registry.importing import read_table
 
@@ -254,3 +258,79 @@ def unmerge(
         f"merge {merge.id} undone: {merge.merged_id} is separate from {merge.survivor_id} again",
         highlight=False,
     )
+
+
+@app.command()
+def check(
+    given_names: str | None = typer.Option(None, help="Given names of the person to register"),
+    family_names: str | None = typer.Option(None, help="Family names"),
+    date_of_birth: str | None = typer.Option(None, help="Date of birth, YYYY-MM-DD"),
+    sex: str | None = typer.Option(None),
+    national_id: str | None = typer.Option(None),
+    phone: str | None = typer.Option(None),
+    region: str | None = typer.Option(None),
+    municipality: str | None = typer.Option(None),
+    address: str | None = typer.Option(None),
+    household_id: str | None = typer.Option(
+        None, help="The household the person joins (its address is compared)"
+    ),
+) -> None:
+    """Before registering someone: list registered people who look like them.
+
+    Scored with the model of the latest `dedup run` (the defaults before the first run).
+    Each likely match shown is written to that person's access log. Exits 0 either way.
+    """
+    with reported():
+        if date_of_birth is not None and as_date(date_of_birth) is None:
+            raise InvalidInput(f"date of birth {date_of_birth!r}: write it as YYYY-MM-DD")
+        result = services().duplicate_check.check(
+            operator(Purpose.REGISTRATION, Role.CASEWORKER),
+            {
+                "given_names": given_names,
+                "family_names": family_names,
+                "date_of_birth": date_of_birth,
+                "sex": sex,
+                "national_id": national_id,
+                "phone": phone,
+            },
+            {"region": region, "municipality": municipality, "address": address},
+            household_id=household_id,
+        )
+    print_matches(result.matches)
+    model = f"run {result.run_id}" if result.run_id else "untrained defaults"
+    console.print(
+        f"{len(result.matches)} likely match(es) at or above {result.threshold:g} among "
+        f"{result.candidates} candidates ({model})",
+        highlight=False,
+    )
+    for note in result.notes:
+        console.print(f"[dim]note: {note}[/]", highlight=False)
+
+
+def print_matches(matches: Sequence[LikelyMatch], row: int | None = None) -> None:
+    """A table of likely matches with the fields that counted most."""
+    if not matches:
+        return
+    table = Table(
+        *(["row"] if row is not None else []),
+        "probability",
+        "person",
+        "given names",
+        "family names",
+        "born",
+        "municipality",
+        "evidence",
+    )
+    for match in matches:
+        strongest = sorted(match.evidence, key=lambda e: -abs(e.match_weight))[:3]
+        table.add_row(
+            *([str(row)] if row is not None else []),
+            f"{match.match_probability:.3f}",
+            match.person_id,
+            match.given_names,
+            match.family_names,
+            match.date_of_birth.isoformat() if match.date_of_birth else "",
+            match.municipality or match.region or "",
+            "; ".join(f"{e.field}: {e.level}" for e in strongest),
+        )
+    console.print(table)

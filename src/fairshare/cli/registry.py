@@ -10,6 +10,8 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from fairshare.cli.console import console, operator, progress_bar, reported, services
+from fairshare.cli.dedup import print_matches
+from fairshare.dedup.registration import RowMatches
 from fairshare.errors import InvalidInput
 from fairshare.identity.model import Purpose, Role
 from fairshare.registry.importing import ImportRejected, read_table
@@ -36,10 +38,18 @@ def import_file(
     ),
     map_: list[str] = typer.Option([], "--map", help="Rename a column: SOURCE=FIELD (repeat)"),
     dry_run: bool = typer.Option(False, help="Validate only; write nothing"),
+    check_duplicates: bool = typer.Option(
+        True, help="List rows that look like people already registered (nothing is held back)"
+    ),
 ) -> None:
     """Validate the whole file, then import it in one transaction (or nothing)."""
+    possible: list[RowMatches] = []
     with reported():
         table = read_table(path, _mapping(map_))
+        if check_duplicates:
+            possible = services().duplicate_check.check_table(
+                operator(Purpose.BULK_REGISTRATION), table
+            )
         if skip_invalid and rejected is None:
             rejected = path.with_suffix(".rejected.csv")
         with progress_bar() as bar:
@@ -74,6 +84,13 @@ def import_file(
             f"[yellow]{report.rejected_rows} rows rejected[/]"
             + (f", written to {report.rejected_path}" if report.rejected_path else "")
         )
+    if possible:
+        console.print(
+            f"[yellow]{len(possible)} rows look like people registered before the import[/] "
+            "(check them, or run `fairshare dedup run` to review them with the rest):"
+        )
+        for found in possible[:50]:
+            print_matches(found.matches, row=found.row)
 
 
 @app.command()

@@ -112,6 +112,10 @@ class LinkageResult:
     records: int
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    # How often each value of a term-frequency-adjusted column occurs, for the registration
+    # check to weigh an exact match on a common name as the batch model does:
+    # {"given": {"counts": {value: n (values seen at least twice)}, "total": non-null n}}.
+    term_frequencies: dict[str, Any] = field(default_factory=dict)
 
     def count(self, outcome: PairOutcome) -> int:
         return int(pc.sum(pc.equal(self.pairs["outcome"], outcome.value)).as_py() or 0)
@@ -298,6 +302,7 @@ def link(
         if records != pc.count_distinct(prepared["person_id"]).as_py():
             raise ValueError("person ids must be unique")
     model_settings = settings(_expected_duplicate_rate(records))
+    frequencies = {"given": term_counts(prepared["given"])}
     if records < 2:
         for name in STAGES[1:]:
             with _Stage(name, report, seconds):
@@ -310,6 +315,7 @@ def link(
             records,
             notes,
             seconds,
+            frequencies,
         )
     connection = _connection(options)
     try:
@@ -319,7 +325,23 @@ def link(
             )
     finally:
         connection.close()
-    return LinkageResult(pairs, clusters, model, records, notes, seconds)
+    return LinkageResult(pairs, clusters, model, records, notes, seconds, frequencies)
+
+
+def term_counts(column: pa.ChunkedArray | pa.Array) -> dict[str, Any]:
+    """Counts of the values seen at least twice, and how many values are not null.
+
+    Splink divides a value's count by the non-null total for its term-frequency adjustment;
+    values seen once are left out (they take 1 / total), which keeps a million-person
+    registry's table to the names that repeat.
+    """
+    counts = pc.value_counts(pc.drop_null(column))
+    values = counts.field("values").to_pylist()
+    numbers = counts.field("counts").to_pylist()
+    return {
+        "counts": {v: n for v, n in zip(values, numbers, strict=True) if n > 1},
+        "total": int(len(column) - column.null_count),
+    }
 
 
 def _run_splink(

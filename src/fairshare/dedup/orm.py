@@ -96,3 +96,22 @@ dedup_merges = Table(
     # JSON: exactly which rows were re-pointed from the merged person to the survivor.
     Column("moved", Text, nullable=False),
 )
+
+# A registration that went ahead although the check found likely duplicates: one row per
+# likely match the caseworker confirmed is someone else, with their reason. A later batch
+# run still scores the pair; the reviewer sees why it was registered.
+dedup_check_confirmations = Table(
+    "dedup_check_confirmations",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("person_id", String(36), ForeignKey("people.id"), nullable=False, index=True),
+    Column("matched_person_id", String(36), ForeignKey("people.id"), nullable=False, index=True),
+    Column("match_probability", Float, nullable=False),
+    # The run whose model scored the pair; null for the untrained defaults.
+    Column("run_id", String(36), ForeignKey("dedup_runs.id"), nullable=True),
+    Column("reason", String(500), nullable=False),
+    Column("confirmed_by", String(120), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True), nullable=False),
+)

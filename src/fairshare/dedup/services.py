@@ -67,6 +67,10 @@ class DedupSettings(BaseSettings):
 
     upper: float = Field(default=DEFAULT_UPPER, gt=0, lt=1)
     lower: float = Field(default=DEFAULT_LOWER, gt=0, lt=1)
+    # FAIRSHARE_DEDUP_CHECK_THRESHOLD: the match probability from which the registration
+    # check reports a likely duplicate (by default the lower threshold: what would go to
+    # review in a batch run).
+    check_threshold: float = Field(default=DEFAULT_LOWER, gt=0, lt=1)
 
 
 def configured_thresholds() -> Thresholds:
@@ -150,7 +154,12 @@ class Deduplication:
                     pairs_review=summary.pairs_review,
                     clusters=summary.clusters,
                     model=json.dumps(
-                        {"splink": result.model, "notes": result.notes, "seconds": result.seconds},
+                        {
+                            "splink": result.model,
+                            "notes": result.notes,
+                            "seconds": result.seconds,
+                            "term_frequencies": result.term_frequencies,
+                        },
                         ensure_ascii=False,
                     ),
                 )

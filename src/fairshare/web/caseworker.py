@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from fairshare.catalogue import services as catalogue_services
 from fairshare.catalogue.model import Catalogue, Entity, FieldDefinition
+from fairshare.dedup.registration import LikelyDuplicates, LikelyMatch
 from fairshare.errors import Conflict, InvalidInput
 from fairshare.identity.model import ROLE_PURPOSES, Role
 from fairshare.registry import services as registry_services
@@ -183,12 +184,21 @@ class MemberForm:
     health: list[FormField]
 
 
+@dataclass
+class DuplicateWarning:
+    """A member who looks like people already registered, as the warning lists them."""
+
+    number: int  # the member's number on the form
+    matches: list[LikelyMatch]
+
+
 def _registration_page(
     visit: Visit,
     catalogue: Catalogue,
     entry: RegistrationEntry,
     errors: FormErrors,
     status: int = 200,
+    duplicates: list[DuplicateWarning] | None = None,
 ) -> Response:
     translator = visit.translator
     household_fields = [
@@ -243,6 +253,22 @@ def _registration_page(
         )
         members.append(form)
         summary_fields += form.fields + form.health
+    confirmation = [
+        FormField(
+            "not_duplicate",
+            visit._("I have checked: the person is not any of the people listed"),
+            kind="checkbox",
+            value="yes" if visit.checked("not_duplicate") else "",
+        ),
+        FormField(
+            "not_duplicate_reason",
+            visit._("How you know it is someone else"),
+            value=visit.field("not_duplicate_reason", 500),
+            error=errors.by_name.get("not_duplicate_reason", ""),
+            hint=visit._("For example: a different identity document, seen in person"),
+            max_length=500,
+        ),
+    ]
     return render(
         visit,
         "caseworker/register.html",
@@ -250,7 +276,9 @@ def _registration_page(
         household_fields=household_fields,
         members=members,
         errors=errors,
-        summary_fields=summary_fields,
+        summary_fields=summary_fields + confirmation[1:],
+        duplicates=duplicates or [],
+        confirmation=confirmation,
     )
 
 
@@ -278,8 +306,15 @@ def register_household(visit: Visit) -> Response:
     if errors:
         return _registration_page(visit, catalogue, entry, errors, status=422)
     chosen = _members_to_register(entry)
+    reason = visit.field("not_duplicate_reason", 500) if visit.checked("not_duplicate") else ""
+    if visit.checked("not_duplicate") and len(reason.strip()) < 3:
+        errors.add(
+            "not_duplicate_reason",
+            visit._("Say how you know the person is not one of the people listed"),
+        )
+        return _registration_page(visit, catalogue, entry, errors, status=422)
     try:
-        household = visit.services.registry.register_household(
+        household, _flagged = visit.services.duplicate_check.register_household(
             visit.actor,
             entry.household,
             [
@@ -290,12 +325,40 @@ def register_household(visit: Visit) -> Response:
                 )
                 for _index, member in chosen
             ],
+            not_duplicate_reason=reason or None,
+        )
+    except LikelyDuplicates as warning:
+        found = [
+            DuplicateWarning(chosen[index][0] + 1, list(result.matches))
+            for index, result in warning.flagged
+        ]
+        return _registration_page(
+            visit, catalogue, entry, FormErrors(), status=409, duplicates=found
         )
     except (InvalidInput, Conflict) as error:
         return _registration_page(
             visit, catalogue, entry, _service_errors(visit, catalogue, error, chosen), status=422
         )
     return redirect(f"/caseworker/households/{household.id}?registered=1")
+
+
+@page(router, "POST", "/caseworker/households/check")
+def check_duplicates(visit: Visit) -> Response:
+    """The warning as the caseworker types (htmx): members who look like registered people.
+
+    Only members with enough typed to look up are checked; each match shown is logged.
+    """
+    visit.require_purpose(REGISTER)
+    catalogue = _catalogue(visit)
+    entry = _read_registration(visit, catalogue)
+    found: list[DuplicateWarning] = []
+    for index, member in _members_to_register(entry):
+        if not member.values.get("family_names", "").strip():
+            continue
+        result = visit.services.duplicate_check.check(visit.actor, member.values, entry.household)
+        if result.matches:
+            found.append(DuplicateWarning(index + 1, list(result.matches)))
+    return render(visit, "caseworker/_duplicates.html", duplicates=found)
 
 
 def _service_errors(

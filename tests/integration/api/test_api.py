@@ -454,7 +454,13 @@ def test_citizen_cannot_read_another_person(client: TestClient, user: UserFactor
     """A citizen asking for someone else's record gets 403."""
     caseworker = user(Role.CASEWORKER)
     mine = register(client, caseworker)["members"][0]["id"]
-    other = register(client, caseworker, household(head(national_id="999")))["members"][0]["id"]
+    # The same names and birth date as `mine`: registered anyway, as someone else.
+    body = {
+        **household(head(national_id="999")),
+        "confirm_not_duplicate": True,
+        "not_duplicate_reason": "a different identity document",
+    }
+    other = register(client, caseworker, body)["members"][0]["id"]
     citizen = user(Role.CITIZEN, person_id=mine)
     assert_problem(client.get(f"/api/v1/people/{other}", headers=citizen), 403)
     assert client.get(f"/api/v1/people/{mine}", headers=citizen).status_code == 200
