@@ -1,0 +1,1 @@
+"""Coverage, exclusion and equity reports over eligibility and the ledger."""
