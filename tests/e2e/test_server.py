@@ -53,6 +53,7 @@ def _prepare(database_url: str) -> None:
             ("ada.admin", Role.ADMINISTRATOR),
             ("luis.caseworker", Role.CASEWORKER),
             ("olga.auditor", Role.AUDITOR),
+            ("pia.officer", Role.PROGRAMME_OFFICER),
         ):
             identity.create_user(
                 UnitOfWork(engine),

@@ -230,6 +230,48 @@ class Eligibility:
         with self.uow:
             return self._overview(storage.load_programme(self.uow, code))
 
+    def list_runs(self, code: str, limit: int = 100) -> list[Run]:
+        """The programme's runs, newest first (counts and cost only: public, like the last run
+        of get_programme). Raises UnknownProgramme."""
+        with self.uow:
+            storage.load_programme(self.uow, code)
+            return storage.runs(self.uow, code, max(1, min(limit, 1000)))
+
+    def check_rule(
+        self,
+        actor: Actor,
+        target: str,
+        source: str,
+        declared: Iterable[str],
+        depends_on: Iterable[str] = (),
+    ) -> Rule:
+        """Check a rule as it is being written, against the fields the draft declares, without
+        saving anything; returns the checked Rule (its fields_used say what it reads).
+
+        Reads no personal data, so nothing is logged unless the purpose is refused.
+        Raises RuleError (with line and column), InvalidInput (unknown target),
+        PurposeNotAllowed.
+        """
+        authorize(
+            self.uow, actor, DESIGN, "programme", "rule-check", Tag.ELIGIBILITY_PROGRAMME_UPDATE
+        )
+        try:
+            rule_target = RuleTarget(target)
+        except ValueError:
+            raise InvalidInput(
+                "a programme targets 'person' or 'household'",
+                errors=[{"field": "target", "reason": "must be 'person' or 'household'"}],
+            ) from None
+        with self.uow:
+            catalogue = catalogue_services.load(self.uow)
+        return parse_rule(
+            source,
+            target=rule_target,
+            catalogue=catalogue,
+            declared=tuple(declared),
+            programmes=tuple(depends_on),
+        )
+
     def _overview(self, programme: Programme) -> ProgrammeOverview:
         return ProgrammeOverview(
             programme,

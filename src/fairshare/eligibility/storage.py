@@ -208,6 +208,17 @@ def latest_run(uow: UnitOfWork, code: str) -> Run | None:
     return None if row is None else run_from_row(row)
 
 
+def runs(uow: UnitOfWork, code: str, limit: int) -> list[Run]:
+    """The programme's runs, newest first, at most `limit`."""
+    rows = uow.connection.execute(
+        select(eligibility_runs)
+        .where(eligibility_runs.c.programme == code)
+        .order_by(eligibility_runs.c.started_at.desc(), eligibility_runs.c.id)
+        .limit(limit)
+    )
+    return [run_from_row(row) for row in rows]
+
+
 def enrolment_pairs(uow: UnitOfWork, codes: tuple[str, ...]) -> list[tuple[str, str]]:
     """(programme, subject id) for everyone enrolled now in the given programmes."""
     if not codes:

@@ -15,12 +15,21 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
-from fairshare.web import admin, auditor, auth, caseworker, citizen, public
+from fairshare.web import (
+    admin,
+    auditor,
+    auth,
+    caseworker,
+    citizen,
+    programmes,
+    public,
+    reports,
+)
 from fairshare.web.rendering import STATIC, error_page
 from fairshare.web.routing import begin_visit, finish
 from fairshare.web.sessions import SessionPolicy
 
-PAGE_AREAS = (auth, public, caseworker, citizen, auditor, admin)
+PAGE_AREAS = (auth, public, caseworker, citizen, programmes, reports, auditor, admin)
 # Paths the API owns; everything else is a page (or a static file).
 API_PATHS = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz")
 WEB_SECURITY_HEADERS = {

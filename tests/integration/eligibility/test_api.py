@@ -43,7 +43,7 @@ def problem(response: Any, status: int) -> dict[str, Any]:
 
 @pytest.fixture
 def officer_headers(user: UserFactory) -> Headers:  # noqa: F811 - the fixture above
-    return user(Role.PROGRAMME_OFFICER, "olga.officer")
+    return user(Role.PROGRAMME_OFFICER, "olga.officer", purpose="programme_design")
 
 
 @pytest.fixture

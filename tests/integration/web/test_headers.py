@@ -32,6 +32,8 @@ def _paths(registered: Registered) -> list[str]:
         "person_id": registered.person_id,
         "household_id": registered.household_id,
         "correction_id": "none",
+        "code": "none",
+        "breakdown": "region",
     }
     return [
         path.format(**ids) for method, path in WEB_ROUTES if method == "GET" and path != "/static"
@@ -46,6 +48,7 @@ def _paths(registered: Registered) -> list[str]:
         (Role.CITIZEN, None),
         (Role.AUDITOR, None),
         (Role.ADMINISTRATOR, Purpose.ADMINISTRATION),
+        (Role.PROGRAMME_OFFICER, Purpose.PROGRAMME_DESIGN),
     ],
 )
 def test_every_page_carries_the_security_headers(

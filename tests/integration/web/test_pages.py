@@ -49,7 +49,9 @@ PAGES = [
     (Role.AUDITOR, None, "/auditor/verify", "Verify the access log"),
     (Role.ADMINISTRATOR, Purpose.ADMINISTRATION, "/admin/catalogue", "Field catalogue"),
     (Role.ADMINISTRATOR, Purpose.ADMINISTRATION, "/admin/users", "User accounts"),
-    (Role.PROGRAMME_OFFICER, None, "/", "There are no pages for your role yet"),
+    (Role.PROGRAMME_OFFICER, Purpose.PROGRAMME_DESIGN, "/", "What would you like to do?"),
+    (Role.PROGRAMME_OFFICER, Purpose.PROGRAMME_DESIGN, "/programmes", "Programmes"),
+    (Role.PROGRAMME_OFFICER, Purpose.PROGRAMME_DESIGN, "/programmes/new", "New programme"),
     (Role.MERCHANT, None, "/", "There are no pages for your role yet"),
 ]
 
