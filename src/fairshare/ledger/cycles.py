@@ -13,14 +13,13 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, text, update
+from sqlalchemy import Connection, and_, insert, select, text, update
 
 from fairshare.audit import services as audit
 from fairshare.audit.model import Tag, as_utc, utc_now
 from fairshare.db import UnitOfWork, bulk_insert
 from fairshare.eligibility import storage as eligibility_storage
 from fairshare.eligibility.model import NotPublished
-from fairshare.eligibility.orm import enrolments
 from fairshare.identity.guard import access_request, authorize
 from fairshare.identity.model import Actor, Purpose
 from fairshare.ids import new_id
@@ -50,21 +49,33 @@ DISBURSE = frozenset({Purpose.DISBURSEMENT})
 BATCH = 5_000
 Progress = Callable[[int, int], None]
 
+# Records merged into another by deduplication are not paid: their survivor is (an
+# enrolment from a run before the merge would otherwise pay the same person twice).
+_NOT_MERGED = (
+    " AND NOT EXISTS (SELECT 1 FROM dedup_merges m"
+    " WHERE m.merged_id = e.subject_id AND m.unmerged_at IS NULL)"
+)
+# The statements below join constant SQL only; values are bound parameters.
+_ENROLLED = text(
+    "SELECT count(*) FROM enrolments e WHERE e.programme = :programme" + _NOT_MERGED  # noqa: S608
+)
 # Enrolled subjects with no entitlement for this programme and period yet, in id order, each
 # with the id of its entitlement account when it has one already (the account code is
 # entitlement_code(subject, ...) = :code_prefix || subject || :code_suffix).
 _UNPAID = text(
-    "SELECT e.subject_id, e.subject_type, a.id AS account_id FROM enrolments e "
+    "SELECT e.subject_id, e.subject_type, a.id AS account_id FROM enrolments e "  # noqa: S608
     "LEFT JOIN ledger_accounts a ON a.code = :code_prefix || e.subject_id || :code_suffix "
     "WHERE e.programme = :programme AND e.subject_id > :after AND NOT EXISTS ("
     " SELECT 1 FROM ledger_transfers t WHERE t.kind = 'entitlement'"
     " AND t.programme = :programme AND t.period = :period AND t.beneficiary_id = e.subject_id)"
-    " ORDER BY e.subject_id LIMIT :limit"
+    + _NOT_MERGED
+    + " ORDER BY e.subject_id LIMIT :limit"
 )
 _UNPAID_COUNT = text(
-    "SELECT count(*) FROM enrolments e WHERE e.programme = :programme AND NOT EXISTS ("
+    "SELECT count(*) FROM enrolments e WHERE e.programme = :programme AND NOT EXISTS ("  # noqa: S608
     " SELECT 1 FROM ledger_transfers t WHERE t.kind = 'entitlement'"
     " AND t.programme = :programme AND t.period = :period AND t.beneficiary_id = e.subject_id)"
+    + _NOT_MERGED
 )
 _ACCOUNT_COLUMNS = (
     "id",
@@ -158,9 +169,7 @@ class Cycles:
                     programme=programme,
                 ),
             )
-            enrolled = connection.execute(
-                select(func.count()).where(enrolments.c.programme == programme)
-            ).scalar_one()
+            enrolled = connection.execute(_ENROLLED, {"programme": programme}).scalar_one()
             unpaid = connection.execute(
                 _UNPAID_COUNT, {"programme": programme, "period": period.label}
             ).scalar_one()

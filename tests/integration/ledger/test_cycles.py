@@ -134,3 +134,30 @@ def test_small_batches_post_the_same_as_one(
             .where(ledger_transfers.c.kind == "entitlement")
         ).scalar()
     assert count == 2
+
+
+def test_records_merged_as_duplicates_are_not_paid(
+    services: Services, world: World, cycles: Cycles, disburser: Actor
+) -> None:
+    """p4 was enrolled before deduplication merged the record into p1: only p1 is paid."""
+    from fairshare.audit.model import utc_now
+    from fairshare.dedup.orm import dedup_merges
+    from fairshare.ids import new_id
+
+    people = world.population.people
+    with services.uow() as uow:
+        uow.connection.execute(
+            dedup_merges.insert().values(
+                id=new_id(),
+                survivor_id=people["p1"],
+                merged_id=people["p4"],
+                reason="same person registered twice",
+                merged_by="reviewer",
+                merged_at=utc_now(),
+                moved="{}",
+            )
+        )
+        uow.commit()
+    result = cycles.run(disburser, "old_age_pension", PERIOD, today=IN_PERIOD)
+    assert (result.enrolled, result.posted) == (1, 1)
+    assert _entitlements(services, "old_age_pension", PERIOD) == {people["p1"]: 13000}
