@@ -27,6 +27,7 @@ ADMINISTRATOR = frozenset({R.ADMINISTRATOR})
 CASEWORKER = frozenset({R.CASEWORKER})
 AUDITOR = frozenset({R.AUDITOR})
 CITIZEN = frozenset({R.CITIZEN})
+MERCHANT = frozenset({R.MERCHANT})
 PROGRAMME_OFFICER = frozenset({R.PROGRAMME_OFFICER})
 CASEWORKER_OR_CITIZEN = frozenset({R.CASEWORKER, R.CITIZEN})
 REGISTERING = frozenset({R.CASEWORKER, R.ADMINISTRATOR})
@@ -65,12 +66,16 @@ WEB_ROUTES: dict[Route, Allowed] = {
     # citizen.py
     ("GET", "/me"): CITIZEN,
     ("GET", "/me/household"): CITIZEN,
+    ("GET", "/me/entitlements"): CITIZEN,
     ("GET", "/me/access"): CITIZEN,
     ("GET", "/me/corrections"): CITIZEN,
     ("POST", "/me/corrections"): CITIZEN,
     ("GET", "/me/consent"): CITIZEN,
     ("POST", "/me/consent/withdraw"): CITIZEN,
     ("GET", "/me/export"): CITIZEN,
+    # merchant.py
+    ("GET", "/merchant"): MERCHANT,
+    ("POST", "/merchant"): MERCHANT,
     # auditor.py
     ("GET", "/auditor/log"): AUDITOR,
     ("POST", "/auditor/log"): AUDITOR,

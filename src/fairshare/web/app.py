@@ -21,6 +21,7 @@ from fairshare.web import (
     auth,
     caseworker,
     citizen,
+    merchant,
     programmes,
     public,
     reports,
@@ -29,7 +30,7 @@ from fairshare.web.rendering import STATIC, error_page
 from fairshare.web.routing import begin_visit, finish
 from fairshare.web.sessions import SessionPolicy
 
-PAGE_AREAS = (auth, public, caseworker, citizen, programmes, reports, auditor, admin)
+PAGE_AREAS = (auth, public, caseworker, citizen, merchant, programmes, reports, auditor, admin)
 # Paths the API owns; everything else is a page (or a static file).
 API_PATHS = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz")
 WEB_SECURITY_HEADERS = {

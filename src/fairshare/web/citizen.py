@@ -1,5 +1,6 @@
-"""The citizen's portal: my data with each field's purpose, my household, who accessed my
-record and why, corrections, withdrawing health consent, and downloading everything.
+"""The citizen's portal: my data with each field's purpose, my household, my entitlements and
+their balances, who accessed my record and why, corrections, withdrawing health consent, and
+downloading everything.
 
 A citizen acts for `self_service` on their own record only; the registry enforces that and
 logs each view, so the person's own visits appear in their access report too.
@@ -8,6 +9,7 @@ logs each view, so the person's own visits appear in their access report too.
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
@@ -89,6 +91,28 @@ def my_household(visit: Visit) -> Response:
                 "me": m.id == person.id,
             }
             for m in members
+        ],
+    )
+
+
+@page(router, "GET", "/me/entitlements")
+def my_entitlements(visit: Visit) -> Response:
+    """My entitlements and my household's: programme, balance, period and until when."""
+    accounts = visit.services.ledger.person_entitlements(visit.actor, _own_id(visit))
+    today = date.today()
+    return render(
+        visit,
+        "citizen/entitlements.html",
+        rows=[
+            {
+                "programme": account.programme or "",
+                "household": account.owner_type == "household",
+                "balance": account.text(visit.language),
+                "period": account.period,
+                "valid_until": account.expires_on.isoformat() if account.expires_on else "",
+                "ended": account.expires_on is not None and account.expires_on < today,
+            }
+            for account in accounts
         ],
     )
 

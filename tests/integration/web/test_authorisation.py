@@ -172,6 +172,18 @@ BODIES: dict[Route, Callable[[World], dict[str, Any]]] = {
         "data": {"field": "phone", "value": "+1 555 0102", "reason": "walk test"}
     },
     ("POST", "/me/consent/withdraw"): lambda w: {"data": {"confirm": ""}},
+    # An asset no merchant hands out: the page refuses the input once the role has passed.
+    ("POST", "/merchant"): lambda w: {
+        "data": {
+            "method": "caseworker",
+            "reference": "walk",
+            "beneficiary": w.person_id,
+            "programme": w.code,
+            "asset": "walk_gold",
+            "amount": "1",
+            "idempotency_key": "walk-pos-0001",
+        }
+    },
     ("POST", "/admin/users/unlock"): lambda w: {"data": {"username": "walk.target"}},
     ("POST", "/admin/users/deactivate"): lambda w: {"data": {"username": "walk.target"}},
     ("POST", "/admin/users/activate"): lambda w: {"data": {"username": "walk.target"}},

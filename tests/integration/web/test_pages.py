@@ -52,7 +52,9 @@ PAGES = [
     (Role.PROGRAMME_OFFICER, Purpose.PROGRAMME_DESIGN, "/", "What would you like to do?"),
     (Role.PROGRAMME_OFFICER, Purpose.PROGRAMME_DESIGN, "/programmes", "Programmes"),
     (Role.PROGRAMME_OFFICER, Purpose.PROGRAMME_DESIGN, "/programmes/new", "New programme"),
-    (Role.MERCHANT, None, "/", "There are no pages for your role yet"),
+    (Role.CITIZEN, None, "/me/entitlements", "My entitlements"),
+    (Role.MERCHANT, None, "/", "What would you like to do?"),
+    (Role.MERCHANT, None, "/merchant", "Point of sale"),
 ]
 
 
