@@ -77,44 +77,9 @@ _UNPAID_COUNT = text(
     " AND t.programme = :programme AND t.period = :period AND t.beneficiary_id = e.subject_id)"
     + _NOT_MERGED
 )
-_ACCOUNT_COLUMNS = (
-    "id",
-    "code",
-    "kind",
-    "asset",
-    "flags",
-    "programme",
-    "owner_type",
-    "owner_id",
-    "period",
-    "expires_on",
-    "debits_pending",
-    "debits_posted",
-    "credits_pending",
-    "credits_posted",
-    "created_at",
-)
-_TRANSFER_COLUMNS = (
-    "id",
-    "idempotency_key",
-    "request_hash",
-    "debit_account_id",
-    "credit_account_id",
-    "asset",
-    "amount",
-    "kind",
-    "flags",
-    "pending_id",
-    "timeout_at",
-    "link_id",
-    "programme",
-    "period",
-    "beneficiary_id",
-    "merchant_id",
-    "reference",
-    "created_at",
-    "created_by",
-)
+# Rows are written as tuples in the tables' own column order (see store.insert_tuples).
+_ACCOUNT_COLUMNS = tuple(column.name for column in ledger_accounts.columns)
+_TRANSFER_COLUMNS = tuple(column.name for column in ledger_transfers.columns)
 _CREDIT_MANY = text(
     "UPDATE ledger_accounts SET credits_posted = credits_posted + :amount "
     "WHERE id = :id AND credits_posted <= :max - :amount"

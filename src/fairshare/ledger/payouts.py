@@ -123,7 +123,7 @@ class Payouts:
             for row in rows:
                 settlement = store.account_from_row(row)
                 amount = settlement.available
-                hold = ledger._post_one(
+                hold = ledger.post_in(
                     connection,
                     key=f"payout:{message_id}:{row.merchant}",
                     body={"op": "payout", "message": message_id, "merchant": row.merchant},
@@ -271,7 +271,7 @@ class Payouts:
             return "pending"
         hold = store.get_transfer(connection, item.transfer_id)
         assert hold is not None
-        state = ledger._hold_state(connection, hold, now)
+        state = ledger.hold_state_in(connection, hold, now)
         e2e = item.end_to_end_id
         if outcome is Outcome.PAID:
             if state in (PendingState.PENDING, PendingState.EXPIRED):
@@ -297,7 +297,7 @@ class Payouts:
         clearing = store.get_account(connection, hold.credit_account_id)
         settlement = store.get_account(connection, hold.debit_account_id)
         assert clearing is not None and settlement is not None
-        ledger._post_one(
+        ledger.post_in(
             connection,
             key=f"returned:{e2e}",
             body={"op": "payout_return", "payment": e2e},

@@ -94,6 +94,22 @@ _MERCHANT_OF_USER = Sql(
 )
 
 
+def _merchant_from(row: Sequence[Any], usernames: tuple[str, ...] = ()) -> Merchant:
+    """A merchant from a row whose first columns are the table's: id, code, name, category,
+    accepts, region, iban, bic."""
+    return Merchant(
+        id=row[0],
+        code=row[1],
+        name=row[2],
+        category=MerchantCategory(row[3]),
+        accepts=tuple(json.loads(row[4])),
+        region=row[5],
+        iban=row[6],
+        bic=row[7],
+        usernames=usernames,
+    )
+
+
 def _clean_name(value: str, field: str, limit: int) -> str:
     text = " ".join((value or "").split())
     if not text or len(text) > limit:
@@ -220,20 +236,7 @@ class Ledger:
             select(ledger_merchant_users.c.username, ledger_merchant_users.c.merchant_id)
         ):
             users.setdefault(merchant_id, []).append(username)
-        return [
-            Merchant(
-                id=row.id,
-                code=row.code,
-                name=row.name,
-                category=MerchantCategory(row.category),
-                accepts=tuple(json.loads(row.accepts)),
-                region=row.region,
-                iban=row.iban,
-                bic=row.bic,
-                usernames=tuple(sorted(users.get(row.id, []))),
-            )
-            for row in rows
-        ]
+        return [_merchant_from(row, tuple(sorted(users.get(row.id, [])))) for row in rows]
 
     def merchant(self, code: str) -> Merchant:
         with self.uow:
@@ -249,16 +252,7 @@ class Ledger:
                 f"user {username!r} does not act for any registered merchant; an administrator "
                 "links till users to their merchant"
             )
-        return Merchant(
-            row[0],
-            row[1],
-            row[2],
-            MerchantCategory(row[3]),
-            tuple(json.loads(row[4])),
-            row[5],
-            row[6],
-            row[7],
-        )
+        return _merchant_from(row)
 
     # ---- funding and general transfers ----------------------------------------------------
 
@@ -283,7 +277,7 @@ class Ledger:
             funding = self._system_account(AccountKind.FUNDING, asset, now, programme)
             body = {"op": "fund", "programme": programme, "amount": amount, "reason": why}
             with store.claim(connection, [key]):
-                transfer = self._post_one(
+                transfer = self.post_in(
                     connection,
                     key=key,
                     body=body,
@@ -350,7 +344,7 @@ class Ledger:
                         self.hold_days * 86400 if request.pending else None
                     )
                     results.append(
-                        self._post_one(
+                        self.post_in(
                             connection,
                             key=request.idempotency_key,
                             body=request.body(),
@@ -385,7 +379,7 @@ class Ledger:
             raise IdempotencyKeyReused(key)
         return store.transfer_from_row(row, replayed=True)
 
-    def _post_one(
+    def post_in(
         self,
         connection: Connection,
         *,
@@ -405,6 +399,8 @@ class Ledger:
         merchant_id: str | None = None,
         reference: dict[str, Any] | None = None,
     ) -> Transfer:
+        """Post one transfer inside the caller's transaction (payouts use it too); a request
+        whose key was seen returns the first result, or IdempotencyKeyReused."""
         body_hash = request_hash(body)
         replay = self._replay(connection, key, body_hash)
         if replay is not None:
@@ -491,7 +487,7 @@ class Ledger:
         pending = store.get_transfer(connection, pending_id)
         if pending is None or not pending.flags & TransferFlag.PENDING:
             raise UnknownTransfer(pending_id)
-        state = self._hold_state(connection, pending, now)
+        state = self.hold_state_in(connection, pending, now)
         if state is not PendingState.PENDING and not (void and state is PendingState.EXPIRED):
             raise PendingNotOpen(f"the hold {pending_id} is {state.value}; it can close only once")
         posted = 0 if void else (amount if amount is not None else pending.amount)
@@ -524,7 +520,9 @@ class Ledger:
         store.insert_transfers(connection, [row])
         return store.transfer_from_row(_Row(row))
 
-    def _hold_state(self, connection: Connection, pending: Transfer, now: datetime) -> PendingState:
+    def hold_state_in(
+        self, connection: Connection, pending: Transfer, now: datetime
+    ) -> PendingState:
         resolution = store.resolution_of(connection, pending.id)
         if resolution is not None:
             if resolution.flags & TransferFlag.VOID_PENDING:
@@ -539,7 +537,7 @@ class Ledger:
             pending = store.get_transfer(self.uow.connection, pending_id)
             if pending is None or not pending.flags & TransferFlag.PENDING:
                 raise UnknownTransfer(pending_id)
-            return self._hold_state(self.uow.connection, pending, utc_now())
+            return self.hold_state_in(self.uow.connection, pending, utc_now())
 
     def expire_holds(self, actor: Actor, now: datetime | None = None) -> int:
         """Void every hold whose timeout has passed; returns how many. Safe to run again."""
