@@ -2,11 +2,14 @@
 
 A merge makes one record the survivor and keeps the other, unchanged, as merged into it: a
 row of `dedup_merges` says so while its `unmerged_at` is empty. People are never changed or
-deleted. The merged person's eligibility decisions and enrolments follow the survivor (their
-`subject_id` is re-pointed in the merge's transaction) and the merge lists exactly which rows
-moved, so an unmerge puts back those rows and no others. Each merge and unmerge writes a
-history entry (field "merged_into") on the merged person's record and access-log entries for
-both people.
+deleted. The merged person's eligibility decisions, appeals and enrolments follow the
+survivor (their `subject_id` is re-pointed in the merge's transaction), and so do their
+entitlement accounts (see `dedup.follow`: re-owned, or their balance moved by a transfer).
+The merge lists exactly which rows moved, so an unmerge puts back those rows and no others.
+Cards and in-person verifications of the merged person stay valid: a redemption with them
+draws on the survivor's accounts (revoking a card could not be undone by an unmerge). Each
+merge and unmerge writes a history entry (field "merged_into") on the merged person's record
+and access-log entries for both people, and for every transfer it posts.
 
 Other areas exclude merged records with `merged_people(uow)` and find where a record now
 lives with `survivor_of(uow, person_id)`.
@@ -26,6 +29,7 @@ from fairshare.audit import services as audit
 from fairshare.audit.model import AccessRequest, Tag, as_utc, utc_now
 from fairshare.catalogue import services as catalogue_services
 from fairshare.db import UnitOfWork
+from fairshare.dedup import follow
 from fairshare.dedup.model import NoRun, ReviewStatus
 from fairshare.dedup.orm import dedup_clusters, dedup_merges, dedup_pairs, dedup_runs
 from fairshare.eligibility.orm import decisions, enrolments
@@ -34,6 +38,7 @@ from fairshare.errors import Conflict, InvalidInput, NotFound
 from fairshare.identity.guard import access_request, authorize
 from fairshare.identity.model import Actor, Purpose
 from fairshare.keys import FieldCipher
+from fairshare.ledger.services import Ledger
 from fairshare.registry.model import Person, UnknownPerson, require_reason
 from fairshare.registry.orm import people, record_changes
 from fairshare.registry.services import Registry
@@ -41,6 +46,8 @@ from fairshare.registry.services import Registry
 REVIEW = frozenset({Purpose.DUPLICATE_REVIEW})
 QUEUE_LIMIT = 50
 MERGED_INTO = "merged_into"
+# What a merge or unmerge moves between the two records, as named in the access log.
+FOLLOWING = ("decisions", "enrolments", "appeals", "entitlement_balance")
 
 
 class UnknownPair(NotFound):
@@ -78,6 +85,12 @@ class Merge:
     moved: dict[str, Any]
     unmerged_by: str | None = None
     unmerged_at: datetime | None = None
+
+    @property
+    def double_payments(self) -> list[dict[str, Any]]:
+        """Entitlements both records were paid for one programme and period: they stay paid
+        (the money went out) and are listed for a caseworker or auditor to follow up."""
+        return list(self.moved.get("double_payments", []))
 
 
 @dataclass(frozen=True)
@@ -334,15 +347,28 @@ class Review:
             moved_enrolments.append(
                 {"programme": enrolment.programme, "decision_id": enrolment.decision_id}
             )
+        merge_id = str(uuid.uuid4())
+        moved_appeals = follow.move_appeals(connection, merged, survivor)
+        reowned, balances = follow.follow_accounts(
+            Ledger(self.uow),
+            connection,
+            actor,
+            merge_id=merge_id,
+            merged=merged,
+            survivor=survivor,
+            now=now,
+        )
         moved = {
             "decisions": moved_decisions,
             "resealed_decisions": resealed,
             "enrolments": moved_enrolments,
             "enrolments_kept": kept_enrolments,
+            "appeals": moved_appeals,
+            "accounts_reowned": reowned,
+            "balances_moved": balances,
+            "double_payments": follow.double_payments(connection, merged, survivor),
         }
-        merge = Merge(
-            str(uuid.uuid4()), pair_id, survivor, merged, reason, actor.username, now, moved
-        )
+        merge = Merge(merge_id, pair_id, survivor, merged, reason, actor.username, now, moved)
         connection.execute(
             insert(dedup_merges).values(
                 id=merge.id,
@@ -359,8 +385,9 @@ class Review:
         audit.record(
             self.uow,
             [
-                self._request(actor, Tag.DEDUP_PERSON_MERGE, merged, (MERGED_INTO,)),
-                self._request(actor, Tag.DEDUP_PERSON_MERGE, survivor, ("decisions", "enrolments")),
+                self._request(actor, Tag.DEDUP_PERSON_MERGE, merged, (MERGED_INTO, *FOLLOWING)),
+                self._request(actor, Tag.DEDUP_PERSON_MERGE, survivor, FOLLOWING),
+                *follow.transfer_log(actor, [item["transfer"] for item in balances]),
             ],
         )
         return merge
@@ -396,11 +423,13 @@ class Review:
         )
 
     def unmerge(self, actor: Actor, merge_id: str, reason: str) -> Merge:
-        """Undo a merge exactly: the rows it moved go back to the merged person.
+        """Undo a merge exactly: the rows it moved go back to the merged person, re-owned
+        accounts too, and each balance it moved comes back by a reversing transfer.
 
         The merge row is kept, marked unmerged. Raises UnknownMerge, Conflict (undone
-        already, or the survivor was merged on since: undo that merge first), InvalidInput,
-        PurposeNotAllowed (logged).
+        already; the survivor was merged on since: undo that merge first; or the survivor
+        has used part of what the merge brought over: the message says which account to
+        credit), InvalidInput, PurposeNotAllowed (logged). Nothing changes when it raises.
         """
         authorize(self.uow, actor, REVIEW, "dedup_merge", merge_id[:36], Tag.DEDUP_PERSON_UNMERGE)
         text = require_reason(reason)
@@ -422,6 +451,8 @@ class Review:
                     f"the survivor {row.survivor_id} was merged into {onward} since; "
                     "undo that merge first"
                 )
+            moved = json.loads(row.moved)
+            follow.check_restorable(connection, moved, row.survivor_id)
             now = utc_now()
             changed = connection.execute(
                 update(dedup_merges)
@@ -430,7 +461,6 @@ class Review:
             ).rowcount
             if changed != 1:
                 raise Conflict(f"merge {merge_id} was undone already")
-            moved = json.loads(row.moved)
             resealed = set(moved.get("resealed_decisions", []))
             for decision_id in moved["decisions"]:
                 values: dict[str, Any] = {"subject_id": row.merged_id}
@@ -463,17 +493,32 @@ class Review:
                     )
                     .values(subject_id=row.merged_id)
                 )
+            follow.restore_appeals(
+                connection,
+                moved.get("appeals", []),
+                moved["decisions"],
+                row.merged_id,
+                row.survivor_id,
+            )
+            reversals = follow.restore_accounts(
+                Ledger(self.uow),
+                connection,
+                actor,
+                merge_id=row.id,
+                moved=moved,
+                merged=row.merged_id,
+                survivor=row.survivor_id,
+                now=now,
+            )
             self._history(actor, row.merged_id, row.survivor_id, None, text, now)
             audit.record(
                 self.uow,
                 [
-                    self._request(actor, Tag.DEDUP_PERSON_UNMERGE, row.merged_id, (MERGED_INTO,)),
                     self._request(
-                        actor,
-                        Tag.DEDUP_PERSON_UNMERGE,
-                        row.survivor_id,
-                        ("decisions", "enrolments"),
+                        actor, Tag.DEDUP_PERSON_UNMERGE, row.merged_id, (MERGED_INTO, *FOLLOWING)
                     ),
+                    self._request(actor, Tag.DEDUP_PERSON_UNMERGE, row.survivor_id, FOLLOWING),
+                    *follow.transfer_log(actor, reversals),
                 ],
             )
             self.uow.commit()

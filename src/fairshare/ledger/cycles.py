@@ -55,6 +55,14 @@ _NOT_MERGED = (
     " AND NOT EXISTS (SELECT 1 FROM dedup_merges m"
     " WHERE m.merged_id = e.subject_id AND m.unmerged_at IS NULL)"
 )
+# A survivor is not paid for a period in which a record merged into them was paid already
+# (the merge moved that record's enrolment, and its entitlement with it).
+_NOT_PAID_THROUGH_MERGED = (
+    " AND NOT EXISTS (SELECT 1 FROM dedup_merges m JOIN ledger_transfers t2"
+    " ON t2.beneficiary_id = m.merged_id AND t2.kind = 'entitlement'"
+    " AND t2.programme = :programme AND t2.period = :period"
+    " WHERE m.survivor_id = e.subject_id AND m.unmerged_at IS NULL)"
+)
 # The statements below join constant SQL only; values are bound parameters.
 _ENROLLED = text(
     "SELECT count(*) FROM enrolments e WHERE e.programme = :programme" + _NOT_MERGED  # noqa: S608
@@ -69,6 +77,7 @@ _UNPAID = text(
     " SELECT 1 FROM ledger_transfers t WHERE t.kind = 'entitlement'"
     " AND t.programme = :programme AND t.period = :period AND t.beneficiary_id = e.subject_id)"
     + _NOT_MERGED
+    + _NOT_PAID_THROUGH_MERGED
     + " ORDER BY e.subject_id LIMIT :limit"
 )
 _UNPAID_COUNT = text(
@@ -76,6 +85,7 @@ _UNPAID_COUNT = text(
     " SELECT 1 FROM ledger_transfers t WHERE t.kind = 'entitlement'"
     " AND t.programme = :programme AND t.period = :period AND t.beneficiary_id = e.subject_id)"
     + _NOT_MERGED
+    + _NOT_PAID_THROUGH_MERGED
 )
 # Rows are written as tuples in the tables' own column order (see store.insert_tuples).
 _ACCOUNT_COLUMNS = tuple(column.name for column in ledger_accounts.columns)
@@ -219,6 +229,13 @@ class Cycles:
                 .values(status="completed", finished_at=utc_now())
             )
             self.uow.commit()
+        if posted:
+            # A cycle can add a million accounts and transfers at once; the planner should
+            # know before the first redemption, not when autovacuum next looks.
+            with self.uow:
+                if self.uow.dialect == "postgresql":
+                    self.uow.connection.exec_driver_sql("ANALYZE ledger_accounts, ledger_transfers")
+                self.uow.commit()
         return CycleResult(
             programme=programme,
             period=period.label,

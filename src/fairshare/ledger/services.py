@@ -93,6 +93,16 @@ _MERCHANT_OF_USER = Sql(
     "WHERE u.username = :username"
 )
 
+# The same, with the merchant's settlement account in one asset (code as `settlement_code`
+# writes it; when the join finds none, redemption creates it through `ensure_account`).
+_MERCHANT_AND_SETTLEMENT = Sql(
+    "SELECT m.id, m.code, m.name, m.category, m.accepts, m.region, m.iban, m.bic, "  # noqa: S608
+    f"{store.A_ACCOUNT_COLUMNS} "
+    "FROM ledger_merchants m JOIN ledger_merchant_users u ON u.merchant_id = m.id "
+    "LEFT JOIN ledger_accounts a ON a.code = 'settlement:' || m.id || ':' || :asset "
+    "WHERE u.username = :username"
+)
+
 
 def _merchant_from(row: Sequence[Any], usernames: tuple[str, ...] = ()) -> Merchant:
     """A merchant from a row whose first columns are the table's: id, code, name, category,
@@ -244,6 +254,21 @@ class Ledger:
         if not found:
             raise UnknownMerchant(code)
         return found[0]
+
+    def _merchant_at_till(
+        self, connection: Connection, username: str, asset: str
+    ) -> tuple[Merchant, Account | None]:
+        """The till user's merchant and its settlement account in `asset`, if it has one yet."""
+        row = _MERCHANT_AND_SETTLEMENT.run(
+            connection, {"username": username, "asset": asset}
+        ).fetchone()
+        if row is None:
+            raise PurposeNotAllowed(
+                f"user {username!r} does not act for any registered merchant; an administrator "
+                "links till users to their merchant"
+            )
+        settlement = store.account_from_tuple(row[8:]) if row[8] is not None else None
+        return _merchant_from(row), settlement
 
     def _merchant_of(self, connection: Connection, username: str) -> Merchant:
         row = _MERCHANT_OF_USER.run(connection, {"username": username}).fetchone()
@@ -579,7 +604,9 @@ class Ledger:
         """A merchant hands out `amount` of `asset` against the beneficiary's entitlement.
 
         The draw comes from the beneficiary's open quotas of the programme, soonest to
-        expire first; drawing from several is one linked group. Raises InsufficientBalance
+        expire first; drawing from several is one linked group. A person merged into another
+        by deduplication is authorised as themselves and draws on their survivor's quotas
+        (where the merge moved their entitlements). Raises InsufficientBalance
         (with the available amount, which the merchant may see), InvalidInput (amount, key,
         asset not the programme's), NotFound (no entitlement), AuthorisationRefused,
         IdempotencyKeyReused, TransferInFlight.
@@ -602,22 +629,30 @@ class Ledger:
         body_hash = request_hash(body)
         with self.uow:
             connection = self.uow.connection
-            with store.claim(connection, [key]):
-                first = store.transfer_by_key(connection, key)
+            # Round trips are what a redemption costs on PostgreSQL, so the statements here
+            # each do what two did elsewhere (claim_key, _merchant_at_till,
+            # owner_and_entitlements, move_posted, one log append).
+            with store.claim_key(connection, key) as seen:
+                first = store.transfer_by_key(connection, key) if seen else None
                 if first is not None:
                     if first.request_hash != body_hash:
                         raise IdempotencyKeyReused(key)
                     redemption = self._replayed_redemption(connection, first)
                     self.uow.commit()
                     return redemption
-                merchant = self._merchant_of(connection, actor.username)
+                merchant, settlement_found = self._merchant_at_till(
+                    connection, actor.username, asset
+                )
                 if asset not in merchant.accepts:
                     raise InvalidInput(
                         f"{merchant.name} does not hand out {asset_definition(asset).label}; "
                         f"it accepts {', '.join(merchant.accepts)}",
                         errors=[{"field": "asset", "reason": "not accepted by this merchant"}],
                     )
-                quotas = self._open_quotas(connection, beneficiary_id, programme, day)
+                owner, accounts = store.owner_and_entitlements(
+                    connection, beneficiary_id, programme
+                )
+                quotas = [q for q in accounts if q.expires_on is None or q.expires_on >= day]
                 if quotas and all(quota.asset != asset for quota in quotas):
                     raise InvalidInput(
                         f"programme {programme!r} pays {quotas[0].asset}, not {asset}; redeem "
@@ -642,7 +677,7 @@ class Ledger:
                         requested=amount,
                     )
                 now = utc_now()
-                settlement = store.ensure_account(
+                settlement = settlement_found or store.ensure_account(
                     connection,
                     store.account_row(
                         settlement_code(merchant.id, asset),
@@ -654,10 +689,15 @@ class Ledger:
                     ),
                 )
                 draws = _draw(quotas, amount)
+                reference: dict[str, Any] = {
+                    "authorisation": authorisation.method.value,
+                    "how": how,
+                }
+                if owner != beneficiary_id:
+                    reference["merged_record"] = beneficiary_id
                 link_id = new_id() if len(draws) > 1 else None
                 rows = []
                 for index, (quota, part) in enumerate(draws):
-                    store.move(connection, quota, settlement, part)
                     linked = link_id is not None and index < len(draws) - 1
                     rows.append(
                         store.transfer_row(
@@ -673,18 +713,29 @@ class Ledger:
                             link_id=link_id,
                             programme=programme,
                             period=quota.period,
-                            beneficiary_id=beneficiary_id,
+                            beneficiary_id=owner,
                             merchant_id=merchant.id,
-                            reference={"authorisation": authorisation.method.value, "how": how},
+                            reference=reference,
                         )
                     )
-                store.insert_transfers(connection, rows)
-                self._log(
-                    actor,
-                    Tag.LEDGER_ENTITLEMENT_REDEEM,
-                    subject_type,
-                    beneficiary_id,
-                    ("entitlement_balance",),
+                if len(draws) == 1:
+                    store.post_one(connection, quotas[0], settlement, amount, rows[0])
+                else:
+                    for quota, part in draws:
+                        store.move_posted(connection, quota, settlement, part)
+                    store.insert_transfers(connection, rows)
+                audit.record_soon(
+                    self.uow,
+                    [
+                        access_request(
+                            actor,
+                            Tag.LEDGER_ENTITLEMENT_REDEEM,
+                            subject_type,
+                            subject,
+                            ("entitlement_balance",),
+                        )
+                        for subject in dict.fromkeys((owner, beneficiary_id))
+                    ],
                 )
             self.uow.commit()
         transfers = tuple(store.transfer_from_row(_Row(row)) for row in rows)

@@ -83,14 +83,16 @@ _CREDIT_RESOLVE = Sql(
 )
 _BY_KEY = select(T).where(T.c.idempotency_key == bindparam("key"))
 _KEY_TAKEN = Sql("SELECT request_hash FROM ledger_transfers WHERE idempotency_key = :key")
-_ACCOUNT_COLUMNS = (
+ACCOUNT_COLUMNS = (
     "id, code, kind, asset, flags, programme, owner_type, owner_id, period, expires_on, "
     "debits_pending, debits_posted, credits_pending, credits_posted"
 )
 # The f-strings below join constant column names only; values are bound parameters.
-_ACCOUNT = Sql(f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = :id")  # noqa: S608
+# A_ACCOUNT_COLUMNS: the same, of a table aliased `a`.
+A_ACCOUNT_COLUMNS = ", ".join(f"a.{name.strip()}" for name in ACCOUNT_COLUMNS.split(","))
+_ACCOUNT = Sql(f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id = :id")  # noqa: S608
 _ACCOUNT_BY_CODE = Sql(
-    f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code = :code"  # noqa: S608
+    f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code = :code"  # noqa: S608
 )
 _ADVISORY = Sql("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 7))")
 _TRANSFER_COLUMNS = tuple(column.name for column in T.columns)
@@ -123,6 +125,36 @@ def claim(connection: Connection, keys: Sequence[str]) -> Iterator[None]:
     finally:
         with _in_flight_lock:
             _in_flight.difference_update(keys)
+
+
+# One round trip where redemption used two: PostgreSQL takes the key's advisory lock and
+# looks the key up in the same statement. Its snapshot may predate the commit of a request
+# that held the lock a moment before; that request's transfer then meets the unique index on
+# the key when this one inserts, which `insert_transfers` reports as in flight (409).
+_CLAIM_AND_LOOK_UP = Sql(
+    "SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 7)), "
+    "(SELECT request_hash FROM ledger_transfers WHERE idempotency_key = :key)"
+)
+
+
+@contextmanager
+def claim_key(connection: Connection, key: str) -> Iterator[bool]:
+    """`claim` for one key, yielding whether a transfer with that key exists already."""
+    with _in_flight_lock:
+        if key in _in_flight:
+            raise TransferInFlight(key)
+        _in_flight.add(key)
+    try:
+        if connection.dialect.name == "postgresql":
+            taken, request_hash = _CLAIM_AND_LOOK_UP.run(connection, {"key": key}).fetchone()
+            if not taken:
+                raise TransferInFlight(key)
+        else:
+            request_hash = _KEY_TAKEN.run(connection, {"key": key}).fetchone()
+        yield request_hash is not None
+    finally:
+        with _in_flight_lock:
+            _in_flight.discard(key)
 
 
 # ---- ids in bulk ---------------------------------------------------------------------------
@@ -235,7 +267,7 @@ def transfer_from_row(row: Any, replayed: bool = False) -> Transfer:
 
 
 def account_from_tuple(row: tuple[Any, ...]) -> Account:
-    """An account from a driver row in `_ACCOUNT_COLUMNS` order."""
+    """An account from a driver row in `ACCOUNT_COLUMNS` order."""
     return Account(
         id=row[0],
         code=row[1],
@@ -336,9 +368,39 @@ def accounts_of(
 
 
 _ENTITLEMENTS_OF = Sql(
-    f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE owner_id = :owner "  # noqa: S608
+    f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE owner_id = :owner "  # noqa: S608
     "AND programme = :programme AND kind = 'entitlement' ORDER BY expires_on, code"
 )
+
+
+# The beneficiary's current owner (themselves, or the end of their chain of merges, as
+# `current_owner` finds it) and that owner's entitlement accounts of a programme, in one
+# statement: redemption runs it on every call. The owner is looked up by `owner_id` alone so
+# the plan is the same whatever the table's statistics say (a beneficiary holds few accounts);
+# the programme is filtered here.
+_OWNER_AND_ENTITLEMENTS = Sql(
+    "WITH RECURSIVE chain(id, depth) AS ("  # noqa: S608
+    "SELECT CAST(:owner AS VARCHAR(36)), 0 UNION ALL "
+    "SELECT m.survivor_id, c.depth + 1 FROM dedup_merges m JOIN chain c ON m.merged_id = c.id "
+    "WHERE m.unmerged_at IS NULL AND c.depth < 32), "
+    "owner AS (SELECT id FROM chain ORDER BY depth DESC LIMIT 1) "
+    f"SELECT owner.id, {A_ACCOUNT_COLUMNS} "
+    "FROM owner LEFT JOIN ledger_accounts a ON a.owner_id = owner.id AND a.kind = 'entitlement'"
+)
+
+
+def owner_and_entitlements(
+    connection: Connection, beneficiary_id: str, programme: str
+) -> tuple[str, list[Account]]:
+    """Whose accounts the beneficiary draws on now, and that owner's entitlement accounts of
+    the programme, soonest to expire first (money, which never expires, first)."""
+    rows = _OWNER_AND_ENTITLEMENTS.run(connection, {"owner": beneficiary_id}).fetchall()
+    owner = rows[0][0] if rows else beneficiary_id
+    accounts = [
+        account_from_tuple(row[1:]) for row in rows if row[1] is not None and row[6] == programme
+    ]
+    accounts.sort(key=lambda a: (a.expires_on is not None, a.expires_on or date.min, a.code))
+    return owner, accounts
 
 
 def entitlements_of(connection: Connection, owner_id: str, programme: str) -> list[Account]:
@@ -347,6 +409,25 @@ def entitlements_of(connection: Connection, owner_id: str, programme: str) -> li
     sorts first on SQLite and last on PostgreSQL; there is one such account at most."""
     rows = _ENTITLEMENTS_OF.run(connection, {"owner": owner_id, "programme": programme})
     return [account_from_tuple(row) for row in rows.fetchall()]
+
+
+# A person merged into another by deduplication draws on their survivor's accounts (the merge
+# moves them there); run on the driver, as redemption runs it on every call.
+_SURVIVOR = Sql(
+    "SELECT survivor_id FROM dedup_merges WHERE merged_id = :id AND unmerged_at IS NULL"
+)
+
+
+def current_owner(connection: Connection, subject_id: str) -> str:
+    """The record whose accounts a beneficiary now draws on: themselves, or the end of their
+    chain of (not undone) merges. Households are never merged, so they are themselves."""
+    current, seen = subject_id, {subject_id}
+    while (row := _SURVIVOR.run(connection, {"id": current}).fetchone()) is not None:
+        if row[0] in seen:
+            break
+        current = row[0]
+        seen.add(current)
+    return current
 
 
 # ---- transfers -----------------------------------------------------------------------------
@@ -417,6 +498,89 @@ def move(
         debited = debited or account is debit
 
 
+# Both sides of a posted transfer in one statement (redemption's hot path): the same flag and
+# limit checks as _DEBIT_POSTED and _CREDIT_POSTED, chosen per row.
+_MOVE_POSTED_SET = (
+    "UPDATE ledger_accounts SET "
+    "debits_posted = debits_posted + CASE WHEN id = :debit THEN :amount ELSE 0 END, "
+    "credits_posted = credits_posted + CASE WHEN id = :debit THEN 0 ELSE :amount END "
+)
+_MOVE_POSTED_CHECK = (
+    "AND CASE WHEN id = :debit THEN "
+    "CASE WHEN debits_posted > :max - :amount THEN 0 WHEN (flags & 1) = 0 THEN 1 "
+    "WHEN :amount <= credits_posted - debits_posted - debits_pending THEN 1 ELSE 0 END "
+    "ELSE CASE WHEN credits_posted > :max - :amount THEN 0 WHEN (flags & 2) = 0 THEN 1 "
+    "WHEN :amount <= debits_posted - credits_posted - credits_pending THEN 1 ELSE 0 END "
+    "END = 1 RETURNING id"
+)
+_MOVE_POSTED_SQLITE = Sql(_MOVE_POSTED_SET + "WHERE id IN (:debit, :credit) " + _MOVE_POSTED_CHECK)
+# PostgreSQL would visit the two rows in whatever order its plan reads them (a bitmap scan
+# reads them in heap order, which updates change), so the CTE locks them first, in id order,
+# as `move` does: two transfers between the same accounts never deadlock.
+_MOVE_POSTED_POSTGRESQL = Sql(
+    "WITH locked AS MATERIALIZED (SELECT id FROM ledger_accounts WHERE id IN (:debit, :credit) "  # noqa: S608
+    "ORDER BY id FOR UPDATE) "
+    + _MOVE_POSTED_SET
+    + "WHERE id IN (SELECT id FROM locked) "
+    + _MOVE_POSTED_CHECK
+)
+
+
+# PostgreSQL posts a single transfer, balances and journal row, in one statement. The row is
+# inserted whatever the update found: when it did not change both accounts, post_one raises
+# and the transaction, row and all, rolls back.
+_POST_ONE_POSTGRESQL = Sql(
+    "WITH locked AS MATERIALIZED (SELECT id FROM ledger_accounts WHERE id IN (:debit, :credit) "  # noqa: S608
+    "ORDER BY id FOR UPDATE), moved AS ("
+    + _MOVE_POSTED_SET
+    + "WHERE id IN (SELECT id FROM locked) "
+    + _MOVE_POSTED_CHECK
+    + f"), inserted AS (INSERT INTO ledger_transfers ({', '.join(_TRANSFER_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(':' + name for name in _TRANSFER_COLUMNS)})) "
+    "SELECT id FROM moved"
+)
+
+
+def post_one(
+    connection: Connection, debit: Account, credit: Account, amount: int, row: dict[str, Any]
+) -> None:
+    """`move_posted` and `insert_transfers` of one posted transfer row, raising as they do;
+    one round trip on PostgreSQL."""
+    if connection.dialect.name != "postgresql" or debit.id == credit.id:
+        move_posted(connection, debit, credit, amount)
+        insert_transfers(connection, [row])
+        return
+    params = dict(row)
+    for column in ("created_at", "timeout_at"):
+        params[column] = bind_datetime(connection, params[column])
+    params.update(debit=debit.id, credit=credit.id, amount=amount, max=MAX_AMOUNT)
+    try:
+        changed = {found[0] for found in _POST_ONE_POSTGRESQL.run(connection, params).fetchall()}
+    except Exception as error:
+        if _is_key_clash(error):
+            raise TransferInFlight(row["idempotency_key"]) from error
+        raise
+    if len(changed) != 2:
+        _refuse(connection, debit, credit, amount, debit.id in changed)
+
+
+def move_posted(connection: Connection, debit: Account, credit: Account, amount: int) -> None:
+    """`move` for a posted transfer, in one statement; raises as `move` does."""
+    if debit.id == credit.id:
+        raise LimitExceeded("a transfer needs two different accounts; nothing moved")
+    postgres = connection.dialect.name == "postgresql"
+    statement = _MOVE_POSTED_POSTGRESQL if postgres else _MOVE_POSTED_SQLITE
+    changed = {
+        row[0]
+        for row in statement.run(
+            connection,
+            {"debit": debit.id, "credit": credit.id, "amount": amount, "max": MAX_AMOUNT},
+        ).fetchall()
+    }
+    if len(changed) != 2:
+        _refuse(connection, debit, credit, amount, debit.id in changed)
+
+
 def resolve(connection: Connection, debit_id: str, credit_id: str, held: int, posted: int) -> None:
     """Close a hold of `held`, posting `posted` of it (0 to void)."""
     for account_id, statement in sorted(
@@ -476,13 +640,30 @@ def transfer_row(
 
 
 def insert_transfers(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    if len(rows) == 1:
-        row = dict(rows[0])
-        for column in ("created_at", "timeout_at"):
-            row[column] = bind_datetime(connection, row[column])
-        _INSERT_TRANSFER.run(connection, row)
-    else:
-        bulk_insert(connection, T, rows)
+    """Insert transfer rows; a key another request committed meanwhile is TransferInFlight
+    (see `claim_key`): the client's retry then replays that request's result."""
+    try:
+        if len(rows) == 1:
+            row = dict(rows[0])
+            for column in ("created_at", "timeout_at"):
+                row[column] = bind_datetime(connection, row[column])
+            _INSERT_TRANSFER.run(connection, row)
+        else:
+            bulk_insert(connection, T, rows)
+    except Exception as error:
+        if _is_key_clash(error):
+            raise TransferInFlight(rows[0]["idempotency_key"]) from error
+        raise
+
+
+def _is_key_clash(error: BaseException) -> bool:
+    """Whether an insert failed on the unique index of idempotency keys (driver errors come
+    bare from `Sql`, wrapped in SQLAlchemy's IntegrityError from `bulk_insert`)."""
+    original = getattr(error, "orig", None) or error
+    diagnostics = getattr(original, "diag", None)
+    if diagnostics is not None:
+        return bool(diagnostics.constraint_name == "uq_ledger_transfers_idempotency_key")
+    return str(original) == "UNIQUE constraint failed: ledger_transfers.idempotency_key"
 
 
 def open_holds(connection: Connection, before: datetime | None = None) -> list[Transfer]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import func, select
 
 from fairshare.bootstrap import Services
 from fairshare.credentials.model import (
@@ -15,8 +16,15 @@ from fairshare.credentials.model import (
 )
 from fairshare.errors import InvalidInput, NotFound
 from fairshare.identity.model import Actor, Purpose, PurposeNotAllowed, Role
+from fairshare.ledger import store
 from fairshare.ledger.cycles import Cycles
-from fairshare.ledger.model import IdempotencyKeyReused, InsufficientBalance
+from fairshare.ledger.model import (
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    TransferInFlight,
+    TransferKind,
+)
+from fairshare.ledger.orm import ledger_transfers
 from fairshare.ledger.services import Ledger
 from tests.conftest import actor
 from tests.integration.ledger.conftest import IN_PERIOD, PERIOD, World, checked_in
@@ -288,3 +296,50 @@ def test_health_programme_entitlements_are_shown_only_under_a_health_purpose(
             actor(Role.CITIZEN, Purpose.SELF_SERVICE, person_id=p1),
             [paid.population.people["p4"]],
         )
+
+
+def test_a_key_another_request_committed_meanwhile_is_reported_in_flight(
+    services: Services, paid: World, ledger: Ledger, till: Actor
+) -> None:
+    """On PostgreSQL the key's lock and look-up share one statement, whose snapshot can miss
+    a request committed a moment before; its transfer then meets the unique index on the key,
+    which must read as 'in flight' (409: retry and get the first result), nothing written."""
+    p1 = paid.population.people["p1"]
+    first = ledger.redeem(
+        till,
+        key="till-1-0006",
+        beneficiary_id=p1,
+        programme="old_age_pension",
+        asset="local_currency",
+        amount=1000,
+        authorisation=checked_in(services, p1),
+        today=IN_PERIOD,
+    )
+    sent = first.transfers[0]
+    with ledger.uow:
+        connection = ledger.uow.connection
+        debit = store.get_account(connection, sent.debit_account_id)
+        credit = store.get_account(connection, sent.credit_account_id)
+        assert debit is not None and credit is not None
+        row = store.transfer_row(
+            key="till-1-0006",
+            body_hash="0" * 64,
+            debit=debit,
+            credit=credit,
+            amount=1,
+            kind=TransferKind.REDEMPTION,
+            actor=till.username,
+            now=sent.created_at,
+        )
+        with pytest.raises(TransferInFlight):
+            store.insert_transfers(connection, [row])
+    with ledger.uow:
+        connection = ledger.uow.connection
+        after = store.get_account(connection, sent.debit_account_id)
+        keys = connection.execute(
+            select(func.count())
+            .select_from(ledger_transfers)
+            .where(ledger_transfers.c.idempotency_key == "till-1-0006")
+        ).scalar_one()
+    assert after is not None and after.available == debit.available == 12000
+    assert keys == 1
