@@ -21,12 +21,14 @@ BENCHMARKS = (
     "import",
     "eligibility",
     "dedup",
+    "dedup-spark",
     "registration-check",
     "reports",
     "ledger-cycle",
     "ledger-redemption",
     "ledger-crash",
     "cards",
+    "schemathesis",
 )
 
 

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from fairshare.bootstrap import Services, bootstrap
@@ -38,7 +39,8 @@ def reported() -> Iterator[None]:
     try:
         yield
     except FairshareError as error:
-        errors.print(f"[bold red]error:[/] {error.message}", highlight=False)
+        # Escaped: a message may hold brackets ("pip install 'fairshare[spark]'").
+        errors.print(f"[bold red]error:[/] {escape(error.message)}", highlight=False)
         if isinstance(error, InvalidInput):
             for item in error.errors[:20]:
                 where = ", ".join(f"{k} {v}" for k, v in item.items() if k != "reason")

@@ -14,7 +14,11 @@ from fairshare.dedup.check import as_date
 from fairshare.dedup.model import Evaluation, RunSummary, Scores, Thresholds
 from fairshare.dedup.registration import LikelyMatch
 from fairshare.dedup.review import Merge, Review
-from fairshare.dedup.services import Deduplication, configured_thresholds
+from fairshare.dedup.services import (
+    Deduplication,
+    configured_linkage_options,
+    configured_thresholds,
+)
 from fairshare.errors import InvalidInput
 from fairshare.identity.model import Actor, Purpose, Role
 from fairshare.registry.importing import read_table
@@ -40,6 +44,11 @@ def run(
     lower: float | None = typer.Option(
         None, help="Match probability at or above which pairs go to review"
     ),
+    backend: str | None = typer.Option(
+        None,
+        help="Where the linkage runs: duckdb (this process) or spark "
+        "(needs `pip install 'fairshare[spark]'` and Java); default FAIRSHARE_DEDUP_BACKEND",
+    ),
 ) -> None:
     """Score candidate pairs across the whole registry and cluster the sure ones.
 
@@ -47,6 +56,14 @@ def run(
     Thresholds default to FAIRSHARE_DEDUP_UPPER / FAIRSHARE_DEDUP_LOWER, else 0.99 / 0.8.
     """
     with reported():
+        try:
+            options = configured_linkage_options(backend)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+        if options.backend == "spark":
+            from fairshare.dedup.spark import check_available
+
+            check_available()  # before the registry is read: say at once what is missing
         configured = configured_thresholds()
         thresholds = Thresholds(
             upper=configured.upper if upper is None else upper,
@@ -61,7 +78,10 @@ def run(
                 bar.update(tasks[stage], completed=done, total=total)
 
             summary = _deduplication().run(
-                operator(Purpose.DUPLICATE_REVIEW, Role.CASEWORKER), thresholds, progress=progress
+                operator(Purpose.DUPLICATE_REVIEW, Role.CASEWORKER),
+                thresholds,
+                options,
+                progress=progress,
             )
     _print_summary(summary)
 

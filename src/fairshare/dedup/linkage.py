@@ -1,4 +1,4 @@
-"""Batch record linkage with Splink on DuckDB: normalise, train, score pairs, cluster.
+"""Batch record linkage with Splink on DuckDB or Spark: normalise, train, score pairs, cluster.
 
 The registry's values are normalised once per distinct value (in Python, see `normalise`),
 handed to DuckDB as Arrow, and linked with the model of `comparisons`: u estimated from random
@@ -7,6 +7,8 @@ family name. No labelled data is used. Registries too small to train on use the 
 default parameters.
 
 DuckDB runs in memory in this process; nothing is written to the registry database here.
+For registries beyond one machine the same model runs on Apache Spark (`backend="spark"`,
+see `spark`): the same comparisons, blocking rules, training, prediction and clustering.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -79,6 +81,7 @@ PAIRS_SCHEMA = pa.schema(
     ]
 )
 CLUSTERS_SCHEMA = pa.schema([("cluster_id", pa.string()), ("person_id", pa.string())])
+BACKENDS: tuple[str, ...] = ("duckdb", "spark")
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,14 @@ class LinkageOptions:
     passes with fewer than `min_em_pairs` pairs, are not trained: a handful of pairs would
     teach the model noise, and the defaults are better. `memory_limit` ("4GB") and
     `threads` bound DuckDB; `temp_directory` is where it spills when memory runs short.
+    `u_chunks` is how many pieces the random pairs for u are scored in (Splink stops once
+    every level has been seen often enough, so which pieces count depends on the engine's
+    hash); one piece scores the whole sample in one go: on Spark far fewer jobs, and with
+    `u_max_pairs` above the registry's pair count, the very same pairs on every engine.
+
+    `backend` "spark" runs Splink on Spark instead: in this process on `threads` cores
+    (two by default) with `memory_limit` for the driver, or on the cluster at
+    `spark_master`, whose executors must all reach `spark_checkpoint_dir`.
     """
 
     u_max_pairs: float = 5e6
@@ -97,9 +108,19 @@ class LinkageOptions:
     min_training_records: int = 1_000
     min_em_pairs: int = 50
     seed: int = 42
+    u_chunks: int = 10
     threads: int | None = None
     memory_limit: str | None = None
     temp_directory: Path | None = None
+    backend: str = "duckdb"
+    spark_master: str | None = None
+    spark_checkpoint_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(
+                f"unknown linkage backend {self.backend!r}: choose one of {', '.join(BACKENDS)}"
+            )
 
 
 @dataclass
@@ -266,6 +287,79 @@ def _connection(options: LinkageOptions) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(":memory:", config=config)
 
 
+class _Engine:
+    """Where Splink runs: its database API, and a way to count rows there.
+
+    The model's SQL is written for DuckDB, which reads it as it is; other engines
+    translate it (`sql`, `settings`) and give the trained model back in DuckDB's SQL
+    (`stored_model`), so a run's model reads the same whichever engine trained it.
+    """
+
+    def __init__(self, database: Any, count: Callable[[str], int]) -> None:
+        self.database = database
+        self.count = count
+
+    def sql(self, text: str) -> str:
+        return text
+
+    def settings(self, model: dict[str, Any]) -> dict[str, Any]:
+        return model
+
+    def stored_model(self, trained: dict[str, Any], original: dict[str, Any]) -> dict[str, Any]:
+        return trained
+
+
+class _SparkEngine(_Engine):
+    def sql(self, text: str) -> str:
+        from fairshare.dedup.spark import spark_sql
+
+        return spark_sql(text)
+
+    def settings(self, model: dict[str, Any]) -> dict[str, Any]:
+        from fairshare.dedup.spark import spark_settings
+
+        return spark_settings(model)
+
+    def stored_model(self, trained: dict[str, Any], original: dict[str, Any]) -> dict[str, Any]:
+        from fairshare.dedup.spark import duckdb_model
+
+        return duckdb_model(trained, original)
+
+
+@contextmanager
+def _duckdb_engine(options: LinkageOptions) -> Iterator[_Engine]:
+    from splink import DuckDBAPI  # imported here: Splink is slow to import
+
+    connection = _connection(options)
+    try:
+        yield _Engine(DuckDBAPI(connection=connection), lambda query: _scalar(connection, query))
+    finally:
+        connection.close()
+
+
+@contextmanager
+def _spark_engine(options: LinkageOptions) -> Iterator[_Engine]:
+    # Imported only when chosen: pyspark is an optional extra and slow to import.
+    from fairshare.dedup.spark import SparkOptions, spark_database, spark_memory, spark_session
+
+    spark_options = SparkOptions(
+        master=options.spark_master,
+        cores=options.threads or SparkOptions.cores,
+        memory=spark_memory(options.memory_limit),
+        checkpoint_dir=options.spark_checkpoint_dir,
+        temp_directory=options.temp_directory,
+    )
+    with spark_session(spark_options) as session:
+        yield _SparkEngine(
+            spark_database(session, local=options.spark_master is None),
+            lambda query: int(session.sql(query).collect()[0][0]),
+        )
+
+
+def _engine(options: LinkageOptions) -> AbstractContextManager[_Engine]:
+    return _spark_engine(options) if options.backend == "spark" else _duckdb_engine(options)
+
+
 def _expected_duplicate_rate(records: int) -> float:
     """The prior: about one pair in `records` x 30 of random pairs is one person.
 
@@ -289,9 +383,14 @@ def link(
 
     Returns pairs at or above `thresholds.lower` with their outcome and evidence, and the
     clusters of pairs at or above `thresholds.upper`. Raises ValueError for missing columns
-    or duplicate person ids; whatever Splink or DuckDB raise is passed on.
+    or duplicate person ids, SparkUnavailable when the Spark backend is chosen and pyspark
+    or Java is missing; whatever Splink, DuckDB or Spark raise is passed on.
     """
     options = options or LinkageOptions()
+    if options.backend == "spark":
+        from fairshare.dedup.spark import check_available
+
+        check_available()  # before any work: the missing piece is named at once
     report = progress or (lambda _stage, _done, _total: None)
     seconds: dict[str, float] = {}
     notes: list[str] = []
@@ -317,14 +416,10 @@ def link(
             seconds,
             frequencies,
         )
-    connection = _connection(options)
-    try:
-        with _splink_messages(notes):
-            pairs, clusters, model = _run_splink(
-                connection, prepared, model_settings, thresholds, options, report, seconds, notes
-            )
-    finally:
-        connection.close()
+    with _engine(options) as engine, _splink_messages(notes):
+        pairs, clusters, model = _run_splink(
+            engine, prepared, model_settings, thresholds, options, report, seconds, notes
+        )
     return LinkageResult(pairs, clusters, model, records, notes, seconds, frequencies)
 
 
@@ -345,7 +440,7 @@ def term_counts(column: pa.ChunkedArray | pa.Array) -> dict[str, Any]:
 
 
 def _run_splink(
-    connection: duckdb.DuckDBPyConnection,
+    engine: _Engine,
     prepared: pa.Table,
     model_settings: dict[str, Any],
     thresholds: Thresholds,
@@ -354,12 +449,11 @@ def _run_splink(
     seconds: dict[str, float],
     notes: list[str],
 ) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
-    from splink import DuckDBAPI, Linker  # imported here: Splink is slow to import
+    from splink import Linker  # imported here: Splink is slow to import
 
     records = prepared.num_rows
-    database = DuckDBAPI(connection=connection)
-    records_frame = database.register(prepared, dataset_display_name="registry")
-    linker = Linker(records_frame, model_settings, log_level=None)
+    records_frame = engine.database.register(prepared, dataset_display_name="registry")
+    linker = Linker(records_frame, engine.settings(model_settings), log_level=None)
 
     def restored(snapshot: dict[str, Any], stage: str, error: Exception) -> Linker:
         # A failed Splink training pass can leave the linker half-changed (EM drops the
@@ -381,6 +475,7 @@ def _run_splink(
                 linker.training.estimate_u_using_random_sampling(
                     max_pairs=min(options.u_max_pairs, records * (records - 1) / 2) + 1,
                     seed=options.seed,
+                    num_chunks=options.u_chunks,
                 )
         except Exception as error:  # a registry too uniform to sample
             linker = restored(snapshot, STAGES[1], error)
@@ -388,7 +483,9 @@ def _run_splink(
         with _Stage(name, report, seconds):
             if not train:
                 continue
-            pairs_for_training = _count_pairs(connection, records_frame.physical_name, rule)
+            pairs_for_training = engine.count(
+                engine.sql(_count_pairs_sql(records_frame.physical_name, rule))
+            )
             if pairs_for_training < options.min_em_pairs:
                 notes.append(
                     f"{name}: only {pairs_for_training} pairs, too few to estimate from; "
@@ -398,15 +495,17 @@ def _run_splink(
             snapshot = linker.misc.save_model_to_json()
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(
-                    rule, max_pairs=options.em_max_pairs
+                    engine.sql(rule), max_pairs=options.em_max_pairs
                 )
             except Exception as error:
                 linker = restored(snapshot, name, error)
 
     # Registries make mistakes in every field, even where the training sample had none: a
     # disagreement on sex or ID learnt as "never happens to one person" would veto a match.
-    model = with_m_floor(linker.misc.save_model_to_json(), M_FLOOR)
-    linker = Linker(records_frame, model, log_level=None)
+    model = with_m_floor(
+        engine.stored_model(linker.misc.save_model_to_json(), model_settings), M_FLOOR
+    )
+    linker = Linker(records_frame, engine.settings(model), log_level=None)
 
     with _Stage(STAGES[-2], report, seconds):
         predictions = linker.inference.predict(
@@ -417,16 +516,20 @@ def _run_splink(
         clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
             predictions, threshold_match_probability=thresholds.upper
         )
-        clusters = _arrow(
-            clustered.query_sql(
-                # A cluster is named by its smallest person id, whatever Splink calls it.
-                "SELECT CAST(min(person_id) OVER (PARTITION BY cluster_id) AS VARCHAR) "
-                "AS cluster_id, CAST(person_id AS VARCHAR) AS person_id FROM {this} "
-                "QUALIFY count(*) OVER (PARTITION BY cluster_id) > 1 "
-                "ORDER BY cluster_id, person_id"
-            )
-        )
+        clusters = _arrow(clustered.query_sql(engine.sql(_CLUSTERS_SQL)))
+        # Spark does not keep a query's order through the table it is written to.
+        clusters = clusters.sort_by([("cluster_id", "ascending"), ("person_id", "ascending")])
     return pairs, clusters.cast(CLUSTERS_SCHEMA), model
+
+
+# A cluster is named by its smallest person id, whatever Splink calls it. (A subquery, not
+# QUALIFY, which Spark lacks.)
+_CLUSTERS_SQL = (
+    "SELECT CAST(cluster_name AS VARCHAR) AS cluster_id, CAST(person_id AS VARCHAR) AS person_id "
+    "FROM (SELECT person_id, min(person_id) OVER (PARTITION BY cluster_id) AS cluster_name, "
+    "count(*) OVER (PARTITION BY cluster_id) AS members FROM {this}) AS clustered "
+    "WHERE members > 1"
+)
 
 
 _UNTRAINED = re.compile(
@@ -487,12 +590,15 @@ def _arrow(frame: Any) -> pa.Table:
     return table
 
 
-def _count_pairs(connection: duckdb.DuckDBPyConnection, table: str, rule: str) -> int:
-    """How many pairs of records a blocking rule yields (each pair once)."""
-    query = (
+def _count_pairs_sql(table: str, rule: str) -> str:
+    """The query counting the pairs of records a blocking rule yields (each pair once)."""
+    return (
         f"SELECT count(*) FROM {table} AS l JOIN {table} AS r "  # noqa: S608 - our own rules
         f"ON ({rule}) AND l.person_id < r.person_id"
     )
+
+
+def _scalar(connection: duckdb.DuckDBPyConnection, query: str) -> int:
     # fetchall: DuckDB 2 keeps a partly fetched result open and refuses the next query.
     [(count,)] = connection.execute(query).fetchall()
     return int(count)
@@ -562,6 +668,7 @@ class _Stage:
 
 
 __all__ = [
+    "BACKENDS",
     "FIELDS_READ",
     "INPUT_COLUMNS",
     "STAGES",

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -71,6 +71,25 @@ class DedupSettings(BaseSettings):
     # check reports a likely duplicate (by default the lower threshold: what would go to
     # review in a batch run).
     check_threshold: float = Field(default=DEFAULT_LOWER, gt=0, lt=1)
+    # FAIRSHARE_DEDUP_BACKEND: where the linkage runs (duckdb in this process, or spark).
+    # FAIRSHARE_DEDUP_SPARK_MASTER: a Spark cluster's master URL (default: local Spark);
+    # FAIRSHARE_DEDUP_SPARK_CHECKPOINT_DIR: storage every executor reaches (cluster only).
+    backend: Literal["duckdb", "spark"] = "duckdb"
+    spark_master: str | None = None
+    spark_checkpoint_dir: str | None = None
+
+
+def configured_linkage_options(backend: str | None = None) -> LinkageOptions:
+    """The deployment's linkage backend (environment), `backend` overriding it.
+
+    Raises ValueError for an unknown backend.
+    """
+    configured = DedupSettings()
+    return LinkageOptions(
+        backend=backend or configured.backend,
+        spark_master=configured.spark_master,
+        spark_checkpoint_dir=configured.spark_checkpoint_dir,
+    )
 
 
 def configured_thresholds() -> Thresholds:
@@ -117,7 +136,7 @@ class Deduplication:
         started_at = utc_now()
 
         table = self._read_registry(actor, run_id, report)
-        result = link(table, thresholds, options, report)
+        result = link(table, thresholds, options or configured_linkage_options(), report)
         del table  # the registry copy is not needed while the results are written
 
         pair_rows = result.pairs.num_rows
