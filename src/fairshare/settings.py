@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     token_lifetime_hours: int = Field(default=12, ge=1, le=24 * 90)
     max_failed_logins: int = Field(default=5, ge=1)
     lockout_minutes: int = Field(default=15, ge=1)
+    # Failed logins from one client address, over all accounts, within the window before that
+    # address is refused (429) until the window has moved on.
+    login_throttle_failures: int = Field(default=20, ge=1)
+    login_throttle_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Behind a reverse proxy: the header it sets to the client's address (X-Forwarded-For,
+    # X-Real-IP). Empty: the connection's address. Set it only when every request comes through
+    # that proxy, or clients could name any address they like.
+    client_address_header: str = Field(default="", max_length=100)
     # Appeals not decided within this many days are flagged overdue.
     appeal_days: int = Field(default=30, ge=1, le=365)
     # Payout holds the bank has not answered within this many days are released.

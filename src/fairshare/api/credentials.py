@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from fairshare.api.deps import CurrentActor, ServicesDep
-from fairshare.api.schemas import Strict
+from fairshare.api.schemas import REASON_PATTERN, Strict
 from fairshare.credentials.card import CardCheck, format_card_id
 from fairshare.credentials.render import PrintedCard, card_svg
 from fairshare.credentials.services import IssuedCard, from_epoch
@@ -33,7 +33,7 @@ class CardPublic(BaseModel):
 
 
 class CardRevoke(Strict):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(max_length=500, pattern=REASON_PATTERN)
 
 
 class CardVerify(Strict):

@@ -9,28 +9,49 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi.security.utils import get_authorization_scheme_param
 
+from fairshare.api import problems
 from fairshare.api.deps import CurrentActor, CurrentUser, ServicesDep
 from fairshare.api.schemas import TokenPublic, UserCreate, UserPublic
 from fairshare.identity import services as identity
 from fairshare.identity.guard import authorize
 from fairshare.identity.model import Purpose
+from fairshare.identity.throttle import LoginThrottle, address_of
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
+THROTTLED = "Too many failed logins from this address; try again after Retry-After seconds"
 
 
-@router.post("/auth/token", response_model=TokenPublic)
+@router.post(
+    "/auth/token",
+    response_model=TokenPublic,
+    responses=problems.responses((429, THROTTLED)),
+)
 def log_in(
-    services: ServicesDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+    services: ServicesDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
 ) -> TokenPublic:
-    """Exchange username and password for a bearer token. Repeated failures lock the account."""
+    """Exchange username and password for a bearer token. Repeated failures lock the account,
+    and too many from one network address refuse that address for a while (429)."""
     settings = services.settings
-    user = identity.authenticate(
-        services.uow(),
-        form.username[:80],
-        form.password[:200],
-        max_failures=settings.max_failed_logins,
-        lockout=timedelta(minutes=settings.lockout_minutes),
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = address_of(
+        request.client.host if request.client else None,
+        request.headers,
+        settings.client_address_header,
     )
+    throttle.check(address)
+    try:
+        user = identity.authenticate(
+            services.uow(),
+            form.username[:80],
+            form.password[:200],
+            max_failures=settings.max_failed_logins,
+            lockout=timedelta(minutes=settings.lockout_minutes),
+        )
+    except identity.LoginRefused:
+        throttle.record_failure(address)
+        raise
     lifetime = timedelta(hours=settings.token_lifetime_hours)
     token = identity.issue_token(services.uow(), user, lifetime, "api")
     return TokenPublic(access_token=token, expires_in=int(lifetime.total_seconds()))

@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field, StrictInt, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from fairshare.api.deps import CurrentActor, IdempotencyKey, ServicesDep
-from fairshare.api.schemas import Strict
-from fairshare.assets import format_amount, to_minor_units
+from fairshare.api.schemas import LEDGER_MONTH_PATTERN, REASON_PATTERN, Strict
+from fairshare.assets import Asset, format_amount, to_minor_units
 from fairshare.audit.model import Tag
 from fairshare.bootstrap import Services
-from fairshare.credentials.model import parse_authorisation
+from fairshare.credentials.model import VerificationMethod, parse_authorisation
 from fairshare.credentials.services import verify_in_person
 from fairshare.errors import InvalidInput
 from fairshare.identity.guard import authorize
@@ -34,6 +34,7 @@ from fairshare.ledger.model import (
     CycleResult,
     ExpiryResult,
     Merchant,
+    MerchantCategory,
     Redemption,
     Transfer,
     TransferFlag,
@@ -50,10 +51,12 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 READ_MERCHANTS = frozenset({Purpose.ADMINISTRATION, Purpose.DISBURSEMENT, Purpose.AUDIT})
 READ_CYCLES = frozenset({Purpose.DISBURSEMENT, Purpose.AUDIT})
 MAX_HOLD_SECONDS = 90 * 86400
+MAX_JSON_AMOUNT = min(MAX_AMOUNT, 2**53 - 1)
 
 MinorUnits = Annotated[
     StrictInt,
-    Field(gt=0, le=MAX_AMOUNT, description="Minor units of the asset (cents, millilitres, units)"),
+    # Within I-JSON's exact integers (RFC 7493): larger ones reach many clients rounded.
+    Field(gt=0, le=MAX_JSON_AMOUNT, description="Minor units of the asset (cents, millilitres, …)"),
 ]
 Id = Annotated[str, Field(min_length=1, max_length=36)]
 Code = Annotated[str, Field(min_length=2, max_length=40)]
@@ -98,7 +101,11 @@ class CycleCreate(Strict):
 class MerchantCreate(Strict):
     code: str = Field(max_length=40)
     name: str = Field(max_length=70)
-    category: str = Field(max_length=20, description="shop, pharmacy or fuel_station")
+    category: str = Field(
+        max_length=20,
+        description="shop, pharmacy or fuel_station",
+        json_schema_extra={"enum": [c.value for c in MerchantCategory]},
+    )
     region: str = Field(max_length=60)
     iban: str = Field(max_length=42)
     bic: str = Field(max_length=11)
@@ -111,10 +118,11 @@ class MerchantCreate(Strict):
 class VerificationCreate(Strict):
     method: str = Field(
         max_length=40,
+        json_schema_extra={"enum": [m.value for m in VerificationMethod]},
         description="national_id_document, other_document, known_to_caseworker or "
         "community_witness",
     )
-    reason: str = Field(max_length=500)
+    reason: str = Field(max_length=500, pattern=REASON_PATTERN)
 
 
 class AuthorisationBody(Strict):
@@ -847,8 +855,12 @@ async def import_payout_status(
 def reconciliation(
     services: ServicesDep,
     actor: CurrentActor,
-    asset: Annotated[str | None, Query(max_length=30)] = None,
-    period: Annotated[str | None, Query(max_length=10, description="A month, e.g. 2026-11")] = None,
+    asset: Annotated[
+        str | None, Query(max_length=30, json_schema_extra={"enum": [a.value for a in Asset]})
+    ] = None,
+    period: Annotated[
+        str | None, Query(pattern=LEDGER_MONTH_PATTERN, description="A month, e.g. 2026-11")
+    ] = None,
 ) -> ReconciliationPublic:
     """The journal of transfers against the account totals, per asset and kind of account,
     over a month or all time."""

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import Path as PathParameter
 from starlette.concurrency import run_in_threadpool
 
 from fairshare.api.deps import CurrentActor, ServicesDep
@@ -227,7 +228,10 @@ def grant_consent(
 
 @router.post("/people/{person_id}/consents/{scope}/withdraw", response_model=ConsentWithdrawn)
 def withdraw_consent(
-    services: ServicesDep, actor: CurrentActor, person_id: str, scope: str
+    services: ServicesDep,
+    actor: CurrentActor,
+    person_id: str,
+    scope: Annotated[str, PathParameter(json_schema_extra={"enum": ["health"]})],
 ) -> ConsentWithdrawn:
     """Withdraw consent; the health values it covered are erased."""
     erased = services.registry.withdraw_consent(actor, person_id[:36], scope[:40])

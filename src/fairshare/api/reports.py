@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from fairshare.api.deps import CurrentActor, ServicesDep
+from fairshare.api.schemas import MONTH_PATTERN
 from fairshare.eligibility.charts import MEDIA_TYPES, ChartFormat
 from fairshare.reports.charts import coverage_chart, equity_chart
 from fairshare.reports.html import render_report
@@ -28,7 +29,8 @@ from fairshare.reports.model import (
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
 Period = Annotated[
-    str | None, Query(max_length=7, description="One month, like 2026-11 (default: all)")
+    str | None,
+    Query(pattern=MONTH_PATTERN, description="One month, like 2026-11 (default: all)"),
 ]
 
 

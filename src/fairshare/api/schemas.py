@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fairshare.identity.model import Role
+
 # Values a catalogue field can take on the wire; the catalogue parses them further.
 FieldValue = str | int | float | bool | None
 FieldValues = dict[str, FieldValue]
@@ -26,7 +28,7 @@ class TokenPublic(BaseModel):
 class UserCreate(Strict):
     username: str = Field(max_length=80)
     password: str = Field(min_length=12, max_length=200)
-    role: str = Field(max_length=40)
+    role: str = Field(max_length=40, json_schema_extra={"enum": [r.value for r in Role]})
     display_name: str = Field("", max_length=120)
     person_id: str | None = Field(None, max_length=36)
 
@@ -141,15 +143,29 @@ class DuplicateCheckPublic(BaseModel):
     notes: list[str]
 
 
+# A month, 2026-11, as the reports read it: four-digit years from 1000.
+MONTH_PATTERN = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"
+# A month of the ledger, whose day after the month's end must be a date too: years 0001-9998.
+LEDGER_YEAR = (
+    r"0[0-9]{2}[1-9]|0[0-9][1-9]0|0[1-9]00|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8]"
+)
+LEDGER_MONTH_PATTERN = f"^({LEDGER_YEAR})-(0[1-9]|1[0-2])$"
+# A reason for changing a record: no control characters, and at least 3 characters once
+# trimmed (two non-blank characters with something between them), as the registry requires.
+PRINTABLE = r"[^\x00-\x1f\x7f-\x9f]"
+VISIBLE = r"[^\s\x00-\x1f\x7f-\x9f]"
+REASON_PATTERN = f"^{PRINTABLE}*{VISIBLE}{PRINTABLE}+{VISIBLE}{PRINTABLE}*$"
+
+
 class PersonUpdate(Strict):
     fields: FieldValues = Field(min_length=1, max_length=200)
-    reason: str = Field(max_length=500)
+    reason: str = Field(max_length=500, pattern=REASON_PATTERN)
     expected_version: int | None = None
 
 
 class HouseholdUpdate(Strict):
     fields: FieldValues = Field(min_length=1, max_length=200)
-    reason: str = Field(max_length=500)
+    reason: str = Field(max_length=500, pattern=REASON_PATTERN)
 
 
 class PersonPublic(BaseModel):
@@ -184,8 +200,8 @@ class HouseholdPublic(BaseModel):
 
 
 class ConsentCreate(Strict):
-    method: str = Field(max_length=80)
-    scope: str = Field("health", max_length=40)
+    method: str = Field(max_length=80, pattern=REASON_PATTERN, description="e.g. signed form")
+    scope: str = Field("health", max_length=40, json_schema_extra={"enum": ["health"]})
 
 
 class ConsentWithdrawn(BaseModel):
@@ -200,7 +216,7 @@ class CorrectionCreate(Strict):
 
 class CorrectionDecision(Strict):
     apply: bool
-    reason: str = Field(max_length=500)
+    reason: str = Field(max_length=500, pattern=REASON_PATTERN)
 
 
 class CorrectionPublic(BaseModel):

@@ -337,12 +337,17 @@ def _month_end(year: int, month: int) -> date:
     return first_next - timedelta(days=1)
 
 
+MAX_PERIOD_YEAR = 9998
+
+
 def parse_period(kind: str, label: str) -> Period:
     """'2026-11' (monthly), '2026-Q4' (quarterly) or '2026' (yearly); raises InvalidInput."""
     text = (label or "").strip()
     if kind == "monthly" and (match := _MONTHLY.fullmatch(text)):
         year, month = int(match[1]), int(match[2])
-        return Period(date(year, month, 1), _month_end(year, month), text)
+        # A month's end and the day after it must be dates too: years 1 to 9998.
+        if 1 <= year <= MAX_PERIOD_YEAR:
+            return Period(date(year, month, 1), _month_end(year, month), text)
     if kind == "quarterly" and (match := _QUARTERLY.fullmatch(text)):
         year, quarter = int(match[1]), int(match[2])
         first = 3 * quarter - 2

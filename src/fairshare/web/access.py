@@ -37,6 +37,8 @@ SIMULATING = frozenset({R.PROGRAMME_OFFICER, R.CASEWORKER, R.AUDITOR})
 # caseworkers (counts, and the persons behind a signal).
 REPORT_READERS = frozenset({R.PROGRAMME_OFFICER, R.AUDITOR})
 REPORT_API_READERS = frozenset({R.PROGRAMME_OFFICER, R.AUDITOR, R.CASEWORKER})
+# Entitlement cycles: officers who disburse and auditors (as GET /api/v1/ledger/cycles).
+CYCLE_READERS = frozenset({R.PROGRAMME_OFFICER, R.AUDITOR})
 
 WEB_ROUTES: dict[Route, Allowed] = {
     # auth.py
@@ -63,6 +65,19 @@ WEB_ROUTES: dict[Route, Allowed] = {
     ("GET", "/caseworker/people/{person_id}/history"): CASEWORKER,
     ("GET", "/caseworker/corrections"): CASEWORKER,
     ("POST", "/caseworker/corrections/{correction_id}/decision"): CASEWORKER,
+    # duplicates.py: the duplicate review queue (the service needs purpose duplicate_review)
+    ("GET", "/caseworker/duplicates"): CASEWORKER,
+    ("GET", "/caseworker/duplicates/{pair_id}"): CASEWORKER,
+    ("POST", "/caseworker/duplicates/{pair_id}/decision"): CASEWORKER,
+    ("GET", "/caseworker/merges"): CASEWORKER,
+    ("POST", "/caseworker/merges/{merge_id}/unmerge"): CASEWORKER,
+    # decisions.py: appeals are decided by caseworkers; citizens appeal their own decisions.
+    ("GET", "/caseworker/appeals"): CASEWORKER,
+    ("POST", "/caseworker/appeals/{appeal_id}/decision"): CASEWORKER,
+    ("GET", "/caseworker/people/{person_id}/appeals"): CASEWORKER,
+    ("GET", "/me/decisions"): CITIZEN,
+    ("GET", "/me/decisions/{decision_id}/appeal"): CITIZEN,
+    ("POST", "/me/decisions/{decision_id}/appeal"): CITIZEN,
     # citizen.py
     ("GET", "/me"): CITIZEN,
     ("GET", "/me/household"): CITIZEN,
@@ -76,11 +91,28 @@ WEB_ROUTES: dict[Route, Allowed] = {
     # merchant.py
     ("GET", "/merchant"): MERCHANT,
     ("POST", "/merchant"): MERCHANT,
+    ("POST", "/merchant/check"): MERCHANT,
+    # cards.py: caseworkers issue, revoke and print a person's cards; the holder shows theirs.
+    ("GET", "/caseworker/people/{person_id}/cards"): CASEWORKER,
+    ("POST", "/caseworker/people/{person_id}/cards"): CASEWORKER,
+    ("POST", "/caseworker/people/{person_id}/cards/revoke"): CASEWORKER,
+    ("GET", "/caseworker/people/{person_id}/cards/current.pdf"): CASEWORKER,
+    ("GET", "/me/card"): CITIZEN,
+    ("POST", "/me/card/revoke"): CITIZEN,
+    ("GET", "/me/card/current.pdf"): CITIZEN,
+    # merchant_offline.py: the offline till; its service worker is a script, no data.
+    ("GET", "/merchant/offline"): MERCHANT,
+    ("GET", "/merchant/offline/sw.js"): ANYONE,
+    ("POST", "/merchant/offline/devices"): MERCHANT,
+    ("POST", "/merchant/offline/devices/{device_id}/allowances"): MERCHANT,
+    ("GET", "/merchant/offline/revocations"): MERCHANT,
+    ("POST", "/merchant/offline/devices/{device_id}/receipts"): MERCHANT,
     # auditor.py
     ("GET", "/auditor/log"): AUDITOR,
     ("POST", "/auditor/log"): AUDITOR,
     ("GET", "/auditor/verify"): AUDITOR,
     ("POST", "/auditor/verify"): AUDITOR,
+    ("GET", "/auditor/reconciliation"): AUDITOR,
     # admin.py
     ("GET", "/admin/catalogue"): ADMINISTRATOR,
     ("POST", "/admin/catalogue"): ADMINISTRATOR,
@@ -104,6 +136,9 @@ WEB_ROUTES: dict[Route, Allowed] = {
     ("POST", "/programmes/{code}/publish"): PROGRAMME_OFFICER,
     ("GET", "/programmes/{code}/runs"): SIMULATING,
     ("POST", "/programmes/{code}/runs"): PROGRAMME_OFFICER,
+    # cycle results: whoever may list cycles in the API (disbursement and audit purposes)
+    ("GET", "/programmes/{code}/cycles"): CYCLE_READERS,
+    ("GET", "/programmes/{code}/cycles/chart"): CYCLE_READERS,
     # reports.py
     ("GET", "/reports"): REPORT_READERS,
     ("GET", "/reports/download"): REPORT_READERS,
@@ -168,6 +203,12 @@ API_ROUTES: dict[Route, Allowed] = {
     ("GET", "/api/v1/people/{person_id}/decisions"): CASEWORKER_OR_CITIZEN,
     ("GET", "/api/v1/me/decisions"): CITIZEN,
     ("POST", "/api/v1/decisions/{decision_id}/appeals"): CASEWORKER_OR_CITIZEN,
+    # api/dedup.py: the duplicate review queue, decisions, merges (purpose duplicate_review)
+    ("GET", "/api/v1/dedup/reviews"): CASEWORKER,
+    ("GET", "/api/v1/dedup/reviews/{pair_id}"): CASEWORKER,
+    ("POST", "/api/v1/dedup/reviews/{pair_id}/decision"): CASEWORKER,
+    ("GET", "/api/v1/dedup/merges"): CASEWORKER,
+    ("POST", "/api/v1/dedup/merges/{merge_id}/unmerge"): CASEWORKER,
     ("GET", "/api/v1/appeals"): CASEWORKER,
     ("POST", "/api/v1/appeals/{appeal_id}/decision"): CASEWORKER,
     ("GET", "/api/v1/people/{person_id}/appeals"): CASEWORKER_OR_CITIZEN,

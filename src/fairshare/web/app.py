@@ -19,9 +19,13 @@ from fairshare.web import (
     admin,
     auditor,
     auth,
+    cards,
     caseworker,
     citizen,
+    decisions,
+    duplicates,
     merchant,
+    merchant_offline,
     programmes,
     public,
     reports,
@@ -30,7 +34,21 @@ from fairshare.web.rendering import STATIC, error_page
 from fairshare.web.routing import begin_visit, finish
 from fairshare.web.sessions import SessionPolicy
 
-PAGE_AREAS = (auth, public, caseworker, citizen, merchant, programmes, reports, auditor, admin)
+PAGE_AREAS = (
+    auth,
+    public,
+    caseworker,
+    duplicates,
+    citizen,
+    decisions,
+    merchant,
+    merchant_offline,
+    cards,
+    programmes,
+    reports,
+    auditor,
+    admin,
+)
 # Paths the API owns; everything else is a page (or a static file).
 API_PATHS = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz")
 WEB_SECURITY_HEADERS = {
@@ -45,9 +63,19 @@ WEB_SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
-    # The merchant's card scanner (a later page) will need camera=(self) on its own path.
+    # The merchant's card scanner gets camera=(self) on its own paths (SCANNER_HEADERS).
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
     "Strict-Transport-Security": "max-age=63072000",
+}
+# The point of sale reads QR codes with zxing-cpp compiled to WebAssembly (decision 0023):
+# only its pages may open the camera and compile WebAssembly ('wasm-unsafe-eval' allows
+# WebAssembly.instantiate, not eval). The .wasm file itself comes from /static like any script.
+SCANNER_PATHS = ("/merchant",)
+SCANNER_HEADERS = {
+    "Content-Security-Policy": WEB_SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'"
+    ),
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=()",
 }
 STATIC_CACHE = "public, max-age=86400"  # static URLs carry a digest of the file: safe to cache
 
@@ -69,6 +97,8 @@ def mount_web(app: FastAPI, policy: SessionPolicy | None = None) -> None:
             return response
         for name, value in WEB_SECURITY_HEADERS.items():
             response.headers[name] = value
+        if request.url.path.startswith(SCANNER_PATHS):
+            response.headers.update(SCANNER_HEADERS)
         # Pages may show personal data: never stored by the browser or a proxy.
         is_static = request.url.path.startswith("/static/") and response.status_code == 200
         response.headers["Cache-Control"] = STATIC_CACHE if is_static else "no-store"

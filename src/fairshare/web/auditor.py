@@ -1,4 +1,4 @@
-"""Auditor pages: search the access log, and verify its hash chain.
+"""Auditor pages: search the access log, verify its hash chain, and reconcile the ledger.
 
 Searches are POST forms: a subject id or a username in a URL would be kept in server and
 browser histories. Each search is itself written to the log by the audit service.
@@ -11,10 +11,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from fastapi import APIRouter
 from starlette.responses import Response
 
+from fairshare.assets import Asset, format_amount
 from fairshare.audit import review
 from fairshare.audit.model import Outcome, Tag
+from fairshare.errors import FairshareError
+from fairshare.ledger.model import AccountKind, TransferKind, parse_period
 from fairshare.web.forms import FormErrors, FormField
+from fairshare.web.i18n import N_
 from fairshare.web.labels import ACTION_LABELS
+from fairshare.web.merchant import ASSET_LABELS
 from fairshare.web.rendering import render
 from fairshare.web.routing import Visit, page
 
@@ -143,3 +148,100 @@ def verify(visit: Visit) -> Response:
     """Walk the whole chain now and show whether it is intact, or where it was changed."""
     result = review.verify_log(visit.services.uow(), visit.actor)
     return render(visit, "auditor/verify.html", result=result)
+
+
+ACCOUNT_KIND_LABELS: dict[str, str] = {
+    AccountKind.TREASURY.value: N_("Treasury"),
+    AccountKind.FUNDING.value: N_("Programme funding"),
+    AccountKind.ENTITLEMENT.value: N_("Beneficiary entitlements"),
+    AccountKind.SETTLEMENT.value: N_("Merchant settlement"),
+    AccountKind.PAYOUT_CLEARING.value: N_("Payout clearing"),
+}
+TRANSFER_KIND_LABELS: dict[str, str] = {
+    TransferKind.FUNDING.value: N_("Funding"),
+    TransferKind.ENTITLEMENT.value: N_("Entitlements paid"),
+    TransferKind.REDEMPTION.value: N_("Redemptions"),
+    TransferKind.EXPIRY.value: N_("Expired quotas"),
+    TransferKind.PAYOUT.value: N_("Payouts to merchants"),
+    TransferKind.PAYOUT_RETURN.value: N_("Payouts returned"),
+    TransferKind.CORRECTION.value: N_("Corrections"),
+}
+
+
+def _reconciliation_fields(
+    visit: Visit, asset: str, period: str, errors: FormErrors
+) -> list[FormField]:
+    assets = [(code.value, visit._(ASSET_LABELS[code.value])) for code in Asset]
+    return [
+        FormField(
+            "asset",
+            visit._("Asset"),
+            kind="select",
+            choices=assets,
+            value=asset,
+            hint=visit._("Leave empty for every asset"),
+            error=errors.by_name.get("asset", ""),
+        ),
+        FormField(
+            "period",
+            visit._("Month"),
+            value=period,
+            hint=visit._(
+                "A month like 2026-11, for its opening and closing balances; leave "
+                "empty for all time"
+            ),
+            error=errors.by_name.get("period", ""),
+            max_length=7,
+        ),
+    ]
+
+
+@page(router, "GET", "/auditor/reconciliation")
+def reconciliation(visit: Visit) -> Response:
+    """The journal of transfers against the account totals, and the trial balance, per asset.
+
+    A GET form: an asset and a month are no personal data, and the address can be shared.
+    Both reads are written to the access log by the ledger services.
+    """
+    query = visit.request.query_params
+    asset = query.get("asset", "")[:30]
+    period = query.get("period", "")[:20].strip()
+    errors = FormErrors()
+    if asset and asset not in {code.value for code in Asset}:
+        errors.add("asset", visit._("Asset: choose one from the list"))
+    if period:
+        try:
+            parse_period("monthly", period)
+        except FairshareError:
+            errors.add("period", visit._("Month: write it like 2026-11"))
+    fields = _reconciliation_fields(visit, asset, period, errors)
+    if errors:
+        return render(
+            visit,
+            "auditor/reconciliation.html",
+            status=422,
+            fields=fields,
+            errors=errors,
+            report=None,
+        )
+    report = visit.services.ledger_reports.reconciliation(
+        visit.actor, asset or None, period or None
+    )
+    trial = {
+        line.asset: line
+        for line in visit.services.ledger.trial_balance(visit.actor).assets
+        if not asset or line.asset == asset
+    }
+    return render(
+        visit,
+        "auditor/reconciliation.html",
+        fields=fields,
+        errors=errors,
+        report=report,
+        trial=trial,
+        balanced=report.balanced and all(line.balanced for line in trial.values()),
+        amount=lambda code, minor: format_amount(code, minor, visit.language),
+        asset_label=lambda code: visit._(ASSET_LABELS.get(str(code), str(code))),
+        kind_label=lambda code: visit._(ACCOUNT_KIND_LABELS.get(str(code), str(code))),
+        flow_label=lambda code: visit._(TRANSFER_KIND_LABELS.get(str(code), str(code))),
+    )

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from fairshare.identity import services as identity
 from fairshare.identity.model import ROLE_PURPOSES, Purpose
+from fairshare.identity.throttle import LoginThrottle, LoginThrottled, ThrottlePolicy, address_of
 from fairshare.web import sessions
 from fairshare.web.forms import FormErrors, FormField
 from fairshare.web.i18n import LANGUAGE_COOKIE, LANGUAGES
@@ -82,7 +83,17 @@ def log_in(visit: Visit) -> Response:
         errors.add("username", visit._("Enter your username"))
     if not password:
         errors.add("password", visit._("Enter your password"))
+    throttle: LoginThrottle = visit.request.app.state.login_throttle
+    address = address_of(
+        visit.request.client.host if visit.request.client else None,
+        visit.request.headers,
+        visit.services.settings.client_address_header,
+    )
     if not errors:
+        try:
+            throttle.check(address)
+        except LoginThrottled as throttled:
+            return _throttled(visit, username, next_path, throttled, throttle.policy)
         settings = visit.services.settings
         try:
             user = identity.authenticate(
@@ -93,6 +104,7 @@ def log_in(visit: Visit) -> Response:
                 lockout=timedelta(minutes=settings.lockout_minutes),
             )
         except identity.LoginRefused as refused:
+            throttle.record_failure(address)
             locked = LOCKED_UNTIL.search(refused.message)
             log.info("web.login.refused", reason="locked" if locked else "credentials")
             if locked:
@@ -123,6 +135,35 @@ def log_in(visit: Visit) -> Response:
         next=next_path,
         logged_out=False,
     )
+
+
+def _throttled(
+    visit: Visit, username: str, next_path: str, throttled: LoginThrottled, policy: ThrottlePolicy
+) -> Response:
+    """The login form again, saying how long this network address must wait (429)."""
+    log.info("web.login.refused", reason="throttled")
+    errors = FormErrors()
+    errors.general.append(
+        visit._(
+            "Too many wrong logins from your network address: %(count)s in %(minutes)s "
+            "minutes. Wait %(seconds)s seconds and try again, or ask an administrator if you "
+            "have forgotten your password.",
+            count=policy.max_failures,
+            minutes=policy.window_seconds // 60,
+            seconds=throttled.retry_after,
+        )
+    )
+    response = render(
+        visit,
+        "auth/login.html",
+        status=429,
+        fields=_login_form(visit, username, errors),
+        errors=errors,
+        next=next_path,
+        logged_out=False,
+    )
+    response.headers["Retry-After"] = str(throttled.retry_after)
+    return response
 
 
 def _start_session(visit: Visit, user: identity.User, next_path: str) -> Response:

@@ -134,6 +134,10 @@ LOGGED_NAMES: dict[str, str] = {
     "username": N_("account name"),
     "role": N_("account role"),
     "health": N_("health consent"),
+    # Appeals: what a caseworker or the person read or wrote about an appeal.
+    "reason": N_("reason given for an appeal or a decision"),
+    "status": N_("appeal status"),
+    "eligible": N_("eligibility outcome"),
 }
 
 # Choice codes of the core enumerations, in words; any other code is shown as written.

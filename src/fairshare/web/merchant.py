@@ -1,6 +1,11 @@
-"""The merchant's point of sale: type (or paste) the card code or the caseworker's
-verification id, say who redeems, which programme and how much, and redeem; then a receipt
-that can be printed.
+"""The merchant's point of sale: scan the card with the camera, or type (or paste) the card
+code or the caseworker's verification id; check it to see what may be redeemed here; say who
+redeems, which programme and how much, and redeem; then a receipt that can be printed.
+
+Checking and redeeming are one form with two buttons, so the page works without JavaScript:
+"Check" posts to /merchant/check, which answers with the same form, the redeemable
+entitlements listed and the chosen one filled in. The camera scanner (static/merchant-scan.js)
+only fills the card code field.
 
 Each render of the form carries a fresh idempotency key in a hidden field: sending the same
 form twice (a double click, a reload of the receipt) replays the first redemption instead of
@@ -24,6 +29,7 @@ from fairshare.credentials.model import (
 )
 from fairshare.errors import InvalidInput, NotFound
 from fairshare.ledger.model import IdempotencyKeyReused, InsufficientBalance
+from fairshare.ledger.point_of_sale import Redeemable, redeemable
 from fairshare.web.forms import FormErrors, FormField
 from fairshare.web.i18n import N_
 from fairshare.web.rendering import render
@@ -57,8 +63,11 @@ def new_key() -> str:
     return "web-pos-" + secrets.token_urlsafe(18)
 
 
-def _fields(visit: Visit, errors: FormErrors, available: str = "") -> list[FormField]:
+def _fields(
+    visit: Visit, errors: FormErrors, available: str = "", chosen: dict[str, str] | None = None
+) -> list[FormField]:
     translator = visit.translator
+    picked = chosen or {}
     amount_hint = visit._("In the unit of the asset: 12.50 in local currency, 20 litres, 1 basket.")
     if available:
         amount_hint = visit._("Available: %(available)s", available=available)
@@ -85,7 +94,7 @@ def _fields(visit: Visit, errors: FormErrors, available: str = "") -> list[FormF
         FormField(
             "beneficiary",
             visit._("Beneficiary id"),
-            value=visit.field("beneficiary", 64).strip(),
+            value=picked.get("beneficiary", visit.field("beneficiary", 64).strip()),
             hint=visit._("The person's id, or their household's for a household benefit."),
             error=errors.by_name.get("beneficiary", ""),
             required=True,
@@ -94,7 +103,7 @@ def _fields(visit: Visit, errors: FormErrors, available: str = "") -> list[FormF
         FormField(
             "programme",
             visit._("Programme"),
-            value=visit.field("programme", 63).strip(),
+            value=picked.get("programme", visit.field("programme", 63).strip()),
             hint=visit._("The programme's code, for example food_basket."),
             error=errors.by_name.get("programme", ""),
             required=True,
@@ -105,7 +114,7 @@ def _fields(visit: Visit, errors: FormErrors, available: str = "") -> list[FormF
             visit._("What is handed out"),
             kind="select",
             choices=[(code, translator.gettext(label)) for code, label in ASSET_LABELS.items()],
-            value=visit.field("asset", 30),
+            value=picked.get("asset", visit.field("asset", 30)),
             error=errors.by_name.get("asset", ""),
             required=True,
         ),
@@ -122,15 +131,49 @@ def _fields(visit: Visit, errors: FormErrors, available: str = "") -> list[FormF
     ]
 
 
-def _form(visit: Visit, errors: FormErrors, status: int, available: str = "") -> Response:
-    fields = _fields(visit, errors, available)
+def _form(
+    visit: Visit,
+    errors: FormErrors,
+    status: int,
+    available: str = "",
+    *,
+    checked: Redeemable | None = None,
+    picked: int = 0,
+) -> Response:
+    chosen: dict[str, str] = {}
+    lines: list[dict[str, str]] = []
+    if checked is not None:
+        for index, line in enumerate(checked.lines):
+            text = format_amount(line.asset, line.available, visit.language)
+            if index == picked:
+                chosen = {
+                    "beneficiary": line.beneficiary_id,
+                    "programme": line.programme,
+                    "asset": line.asset,
+                }
+                available = text
+            lines.append(
+                {
+                    "beneficiary": line.beneficiary_id,
+                    "household": "yes" if line.household else "",
+                    "programme": line.programme,
+                    "available": text,
+                    "until": line.expires_on.isoformat() if line.expires_on else "",
+                    "chosen": "yes" if index == picked else "",
+                }
+            )
+    fields = _fields(visit, errors, available, chosen)
     return render(
         visit,
         "merchant/redeem.html",
         status,
+        proof_fields=fields[:2],
+        sale_fields=fields[2:],
         fields=fields,
         errors=errors,
         key=new_key(),
+        checked=checked,
+        lines=lines,
     )
 
 
@@ -138,6 +181,34 @@ def _form(visit: Visit, errors: FormErrors, status: int, available: str = "") ->
 def redeem_form(visit: Visit) -> Response:
     """The point of sale: the redemption form, with a fresh idempotency key."""
     return _form(visit, FormErrors(), 200)
+
+
+@page(router, "POST", "/merchant/check")
+def check(visit: Visit) -> Response:
+    """Check the card or verification id; the form again, listing what may be redeemed here
+    and filled in with the chosen line (the first, or the one whose button was pressed)."""
+    errors = FormErrors()
+    method = visit.field("method", 20)
+    reference = visit.field("reference", 4000)
+    if method not in METHOD_LABELS:
+        errors.add("method", visit._("Choose how the person proves who they are"))
+    if not reference.strip():
+        errors.add("reference", visit._("Type or paste the card code or the verification id"))
+    if errors:
+        return _form(visit, errors, 422)
+    try:
+        found = redeemable(
+            visit.services.uow(), visit.actor, parse_authorisation(method, reference)
+        )
+    except UnknownVerification:
+        errors.add("reference", visit._("No in-person verification has this id"))
+        return _form(visit, errors, 422)
+    except AuthorisationRefused as refused:
+        errors.add("reference", refused.message)
+        return _form(visit, errors, 403)
+    pick = visit.field("pick", 4)
+    picked = int(pick) if pick.isdigit() and int(pick) < len(found.lines) else 0
+    return _form(visit, errors, 200, checked=found, picked=picked)
 
 
 @page(router, "POST", "/merchant")

@@ -14,11 +14,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
 from fairshare.assets import Asset, asset_definition, format_amount, to_minor_units
+from fairshare.audit.model import Tag
 from fairshare.catalogue import services as catalogue_services
 from fairshare.catalogue.model import FieldDefinition, UnknownField
 from fairshare.catalogue.redline import RefusedField
@@ -42,7 +44,9 @@ from fairshare.eligibility.model import (
 )
 from fairshare.eligibility.rules import RuleError
 from fairshare.errors import Conflict, InvalidInput
-from fairshare.identity.model import Role
+from fairshare.identity.guard import authorize
+from fairshare.identity.model import Purpose, Role
+from fairshare.ledger.charts import disbursement_chart
 from fairshare.web.forms import FormErrors, FormField, choice_label, field_message
 from fairshare.web.i18n import N_
 from fairshare.web.rendering import redirect, render
@@ -793,3 +797,64 @@ def run(visit: Visit, code: str) -> Response:
         message = visit._("This programme has no published version yet: publish it first.")
         return _runs_page(visit, code, error=message, status=409)
     return redirect(f"/programmes/{code}/runs?ran={result.id}")
+
+
+# ---- cycle results -------------------------------------------------------------------------
+
+# As GET /api/v1/ledger/cycles: the officers who disburse, and auditors.
+READ_CYCLES = frozenset({Purpose.DISBURSEMENT, Purpose.AUDIT})
+CYCLE_STATUS_LABELS: dict[str, str] = {
+    "running": N_("Running or interrupted: run it again to pay those left"),
+    "completed": N_("Completed"),
+}
+
+
+def _cycle_rows(visit: Visit, code: str) -> list[dict[str, Any]]:
+    authorize(
+        visit.services.uow(), visit.actor, READ_CYCLES, "ledger", "cycles", Tag.LEDGER_TRANSFER_READ
+    )
+    return visit.services.cycles.cycles(code)
+
+
+@page(router, "GET", "/programmes/{code}/cycles")
+def cycles(visit: Visit, code: str) -> Response:
+    """Each entitlement cycle of the programme: who was paid, how much, when and by whom."""
+    visit.require_purpose(READ_CYCLES)
+    code = _code(code)
+    overview = visit.services.eligibility.get_programme(code)  # UnknownProgramme: 404
+    rows = _cycle_rows(visit, code)
+    totals: dict[str, int] = {}
+    for row in rows:
+        totals[row["asset"]] = totals.get(row["asset"], 0) + row["total"]
+    return render(
+        visit,
+        "programmes/cycles.html",
+        programme=overview.programme,
+        rows=[
+            {
+                **row,
+                "total_text": format_amount(row["asset"], row["total"], visit.language),
+                "amount_text": format_amount(row["asset"], row["amount"], visit.language),
+                "not_paid": max(0, row["enrolled"] - row["posted"]),
+                "status_text": visit.translator.gettext(
+                    CYCLE_STATUS_LABELS.get(row["status"], row["status"])
+                ),
+            }
+            for row in rows
+        ],
+        totals=[
+            format_amount(asset, total, visit.language) for asset, total in sorted(totals.items())
+        ],
+    )
+
+
+@page(router, "GET", "/programmes/{code}/cycles/chart")
+def cycles_chart(visit: Visit, code: str) -> Response:
+    """What each cycle paid, by period, as a PNG bar chart (an <img> of the cycles page)."""
+    visit.require_purpose(READ_CYCLES)
+    code = _code(code)
+    overview = visit.services.eligibility.get_programme(code)
+    image = disbursement_chart(
+        _cycle_rows(visit, code), f"Paid per period — {overview.programme.name}"
+    )
+    return Response(image, media_type="image/png")

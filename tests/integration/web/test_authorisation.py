@@ -80,6 +80,9 @@ class World:
     period: str = "2025-06"
     card_id: str = "WALKNOSUCHCARD"
     device_id: str = "walk-no-such-device"
+    # Review records need not exist: the dedup services check the purpose first.
+    pair_id: str = "1"
+    merge_id: str = "walk-no-such-merge"
 
     def path(self, template: str) -> str:
         return template.format(**self.__dict__)
@@ -159,6 +162,12 @@ BODIES: dict[Route, Callable[[World], dict[str, Any]]] = {
     },
     ("POST", "/api/v1/appeals/{appeal_id}/decision"): lambda w: {
         "json": {"outcome": "uphold", "reason": "walk test"}
+    },
+    ("POST", "/api/v1/dedup/reviews/{pair_id}/decision"): lambda w: {
+        "json": {"decision": "reject", "reason": "walk test"}
+    },
+    ("POST", "/api/v1/dedup/merges/{merge_id}/unmerge"): lambda w: {
+        "json": {"reason": "walk test"}
     },
     ("GET", "/static"): lambda w: {"path": "/static/fairshare.css"},
     ("POST", "/login"): lambda w: {"data": {"username": "nobody", "password": "wrong"}},
