@@ -22,7 +22,7 @@ from fairshare.settings import Settings
 
 def _request(subject: str) -> AccessRequest:
     return AccessRequest(
-        "till-1", "merchant", "redemption", "ledger:entitlement:redeem", "person", subject
+        "till-1", "merchant", "redemption", "registry:person:read", "person", subject
     )
 
 

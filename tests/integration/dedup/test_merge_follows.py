@@ -255,7 +255,10 @@ def test_redemption_with_the_merged_persons_verification_draws_on_the_survivor(
         redeemed = {
             row.subject_id
             for row in uow.connection.execute(
-                select(access_log).where(access_log.c.action == Tag.LEDGER_ENTITLEMENT_REDEEM)
+                select(access_log).where(
+                    access_log.c.action == Tag.LEDGER_ENTITLEMENT_REDEEM,
+                    access_log.c.subject_id.in_([paid.p1, paid.p4]),
+                )
             )
         }
     assert redeemed == {paid.p1, paid.p4}
