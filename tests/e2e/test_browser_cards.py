@@ -268,4 +268,5 @@ def test_the_citizen_shows_their_card_full_screen(browser: Browser, shop: Shop) 
         shoot(page, "citizen-my-card-full-screen")
         page.locator("#card-qr").click()
         page.wait_for_function("document.fullscreenElement === null")
-        assert page.evaluate("document.activeElement.id") == "card-fullscreen"
+        # Focus returns on the fullscreenchange event, which fires a moment after.
+        page.wait_for_function("document.activeElement.id === 'card-fullscreen'", timeout=5000)
