@@ -70,23 +70,30 @@ _ENROLLED = text(
 # Enrolled subjects with no entitlement for this programme and period yet, in id order, each
 # with the id of its entitlement account when it has one already (the account code is
 # entitlement_code(subject, ...) = :code_prefix || subject || :code_suffix).
-_UNPAID = text(
-    "SELECT e.subject_id, e.subject_type, a.id AS account_id FROM enrolments e "  # noqa: S608
+_UNPAID_SQL = (
+    "SELECT e.subject_id, e.subject_type, a.id AS account_id FROM enrolments e "
     "LEFT JOIN ledger_accounts a ON a.code = :code_prefix || e.subject_id || :code_suffix "
     "WHERE e.programme = :programme AND e.subject_id > :after AND NOT EXISTS ("
     " SELECT 1 FROM ledger_transfers t WHERE t.kind = 'entitlement'"
     " AND t.programme = :programme AND t.period = :period AND t.beneficiary_id = e.subject_id)"
-    + _NOT_MERGED
-    + _NOT_PAID_THROUGH_MERGED
-    + " ORDER BY e.subject_id LIMIT :limit"
 )
-_UNPAID_COUNT = text(
-    "SELECT count(*) FROM enrolments e WHERE e.programme = :programme AND NOT EXISTS ("  # noqa: S608
+_UNPAID_COUNT_SQL = (
+    "SELECT count(*) FROM enrolments e WHERE e.programme = :programme AND NOT EXISTS ("
     " SELECT 1 FROM ledger_transfers t WHERE t.kind = 'entitlement'"
     " AND t.programme = :programme AND t.period = :period AND t.beneficiary_id = e.subject_id)"
-    + _NOT_MERGED
-    + _NOT_PAID_THROUGH_MERGED
 )
+_PAGE = " ORDER BY e.subject_id LIMIT :limit"
+# Without any merge in force the merge clauses cannot exclude anyone, and a million-row
+# cycle need not evaluate them: each statement comes in both forms, chosen per batch.
+_UNPAID = {
+    True: text(_UNPAID_SQL + _NOT_MERGED + _NOT_PAID_THROUGH_MERGED + _PAGE),
+    False: text(_UNPAID_SQL + _PAGE),
+}
+_UNPAID_COUNT = {
+    True: text(_UNPAID_COUNT_SQL + _NOT_MERGED + _NOT_PAID_THROUGH_MERGED),
+    False: text(_UNPAID_COUNT_SQL),
+}
+_ANY_MERGE = text("SELECT 1 FROM dedup_merges WHERE unmerged_at IS NULL LIMIT 1")
 # Rows are written as tuples in the tables' own column order (see store.insert_tuples).
 _ACCOUNT_COLUMNS = tuple(column.name for column in ledger_accounts.columns)
 _TRANSFER_COLUMNS = tuple(column.name for column in ledger_transfers.columns)
@@ -145,8 +152,9 @@ class Cycles:
                 ),
             )
             enrolled = connection.execute(_ENROLLED, {"programme": programme}).scalar_one()
+            merges = connection.execute(_ANY_MERGE).first() is not None
             unpaid = connection.execute(
-                _UNPAID_COUNT, {"programme": programme, "period": period.label}
+                _UNPAID_COUNT[merges], {"programme": programme, "period": period.label}
             ).scalar_one()
             needed = unpaid * amount
             if needed > funding.available:
@@ -185,8 +193,9 @@ class Cycles:
         while True:
             with self.uow:
                 connection = self.uow.connection
+                merges = connection.execute(_ANY_MERGE).first() is not None
                 batch = connection.execute(
-                    _UNPAID,
+                    _UNPAID[merges],
                     {
                         "programme": programme,
                         "period": period.label,
