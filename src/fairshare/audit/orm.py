@@ -129,6 +129,7 @@ _PENDING = Sql(
     "SELECT id, at, actor, role, purpose, action, subject_type, subject_id, fields, outcome "
     "FROM access_log_outbox ORDER BY id LIMIT :limit"
 )
+CHAIN_BATCH = 5000  # outbox entries chained per transaction
 _CHAINED = Sql("DELETE FROM access_log_outbox WHERE id <= :last")
 
 
@@ -237,7 +238,7 @@ class AccessLogRepository:
                 },
             )
 
-    def chain_pending(self, limit: int = 5000) -> int:
+    def chain_pending(self, limit: int = CHAIN_BATCH) -> int:
         """Chain up to `limit` outbox entries after the head, oldest id first, in the caller's
         transaction; returns how many. The head lock makes chainers take turns; the entries
         keep the time of the access they record."""
@@ -268,7 +269,7 @@ class AccessLogRepository:
 
     def _chain_all_pending(self) -> None:
         """Before the log is read: nothing recorded may be missing from what a reader sees."""
-        while self.chain_pending() == 5000:
+        while self.chain_pending() == CHAIN_BATCH:
             pass
 
     def head(self) -> tuple[int, str]:

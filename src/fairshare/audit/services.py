@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from fairshare.audit.model import AccessEntry, AccessRequest, VerificationResult, chain, utc_now
 from fairshare.audit.model import verify as verify_chain
-from fairshare.audit.orm import AccessLogRepository
+from fairshare.audit.orm import CHAIN_BATCH, AccessLogRepository
 from fairshare.db import UnitOfWork
 
 
@@ -38,7 +38,7 @@ def record_soon(uow: UnitOfWork, requests: Iterable[AccessRequest]) -> None:
 
 
 def chain_pending(uow_factory: Callable[[], UnitOfWork]) -> int:
-    """Chain every outbox entry into the log, in transactions of up to 5,000; returns how
+    """Chain every outbox entry into the log, in transactions of CHAIN_BATCH; returns how
     many were chained."""
     total = 0
     while True:
@@ -46,7 +46,7 @@ def chain_pending(uow_factory: Callable[[], UnitOfWork]) -> int:
             done = AccessLogRepository(uow.connection).chain_pending()
             uow.commit()
         total += done
-        if done < 5000:
+        if done < CHAIN_BATCH:
             return total
 
 

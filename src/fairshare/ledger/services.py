@@ -85,16 +85,9 @@ READ_ENTITLEMENTS = frozenset(
 READ_LEDGER = frozenset({P.AUDIT, P.DISBURSEMENT})
 MANAGE_MERCHANTS = frozenset({P.ADMINISTRATION})
 MAX_LIST = 1000
-# Built once: a redemption runs this on every call.
-# Every redemption looks up its till's merchant: run on the driver (see fairshare/driver.py).
-_MERCHANT_OF_USER = Sql(
-    "SELECT m.id, m.code, m.name, m.category, m.accepts, m.region, m.iban, m.bic "
-    "FROM ledger_merchants m JOIN ledger_merchant_users u ON u.merchant_id = m.id "
-    "WHERE u.username = :username"
-)
-
-# The same, with the merchant's settlement account in one asset (code as `settlement_code`
-# writes it; when the join finds none, redemption creates it through `ensure_account`).
+# Every redemption looks up its till's merchant with the merchant's settlement account in the
+# asset, on the driver (see fairshare/driver.py); the code is as `settlement_code` writes it,
+# and when the join finds none, redemption creates the account through `ensure_account`.
 _MERCHANT_AND_SETTLEMENT = Sql(
     "SELECT m.id, m.code, m.name, m.category, m.accepts, m.region, m.iban, m.bic, "  # noqa: S608
     f"{store.A_ACCOUNT_COLUMNS} "
@@ -269,15 +262,6 @@ class Ledger:
             )
         settlement = store.account_from_tuple(row[8:]) if row[8] is not None else None
         return _merchant_from(row), settlement
-
-    def _merchant_of(self, connection: Connection, username: str) -> Merchant:
-        row = _MERCHANT_OF_USER.run(connection, {"username": username}).fetchone()
-        if row is None:
-            raise PurposeNotAllowed(
-                f"user {username!r} does not act for any registered merchant; an administrator "
-                "links till users to their merchant"
-            )
-        return _merchant_from(row)
 
     # ---- funding and general transfers ----------------------------------------------------
 
@@ -740,12 +724,6 @@ class Ledger:
             self.uow.commit()
         transfers = tuple(store.transfer_from_row(_Row(row)) for row in rows)
         return Redemption(transfers, asset, amount, available - amount, replayed=False)
-
-    def _open_quotas(
-        self, connection: Connection, beneficiary_id: str, programme: str, day: date
-    ) -> list[Account]:
-        quotas = store.entitlements_of(connection, beneficiary_id, programme)
-        return [q for q in quotas if q.expires_on is None or q.expires_on >= day]
 
     def _replayed_redemption(self, connection: Connection, first: Any) -> Redemption:
         group = [store.transfer_from_row(first, replayed=True)]

@@ -367,14 +367,8 @@ def accounts_of(
     return [account_from_row(row) for row in rows]
 
 
-_ENTITLEMENTS_OF = Sql(
-    f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE owner_id = :owner "  # noqa: S608
-    "AND programme = :programme AND kind = 'entitlement' ORDER BY expires_on, code"
-)
-
-
-# The beneficiary's current owner (themselves, or the end of their chain of merges, as
-# `current_owner` finds it) and that owner's entitlement accounts of a programme, in one
+# The beneficiary's current owner (themselves, or the end of their chain of merges not undone;
+# households are never merged) and that owner's entitlement accounts of a programme, in one
 # statement: redemption runs it on every call. The owner is looked up by `owner_id` alone so
 # the plan is the same whatever the table's statistics say (a beneficiary holds few accounts);
 # the programme is filtered here.
@@ -401,33 +395,6 @@ def owner_and_entitlements(
     ]
     accounts.sort(key=lambda a: (a.expires_on is not None, a.expires_on or date.min, a.code))
     return owner, accounts
-
-
-def entitlements_of(connection: Connection, owner_id: str, programme: str) -> list[Account]:
-    """One beneficiary's entitlement accounts of a programme, soonest to expire first (as
-    `accounts_of`, on the driver: redemption runs it on every call). NULL expiry (money)
-    sorts first on SQLite and last on PostgreSQL; there is one such account at most."""
-    rows = _ENTITLEMENTS_OF.run(connection, {"owner": owner_id, "programme": programme})
-    return [account_from_tuple(row) for row in rows.fetchall()]
-
-
-# A person merged into another by deduplication draws on their survivor's accounts (the merge
-# moves them there); run on the driver, as redemption runs it on every call.
-_SURVIVOR = Sql(
-    "SELECT survivor_id FROM dedup_merges WHERE merged_id = :id AND unmerged_at IS NULL"
-)
-
-
-def current_owner(connection: Connection, subject_id: str) -> str:
-    """The record whose accounts a beneficiary now draws on: themselves, or the end of their
-    chain of (not undone) merges. Households are never merged, so they are themselves."""
-    current, seen = subject_id, {subject_id}
-    while (row := _SURVIVOR.run(connection, {"id": current}).fetchone()) is not None:
-        if row[0] in seen:
-            break
-        current = row[0]
-        seen.add(current)
-    return current
 
 
 # ---- transfers -----------------------------------------------------------------------------
