@@ -62,7 +62,8 @@ def issue(
         photo_hash = hashlib.sha256(photo.read_bytes()).digest() if photo else None
         card = services().cards.issue(caseworker(), person_id, photo_hash=photo_hash)
         console.print(f"card {format_card_id(card.card_id)} issued to {person_id}")
-        console.print(card.qr_text, markup=False, highlight=False, soft_wrap=True)
+        # emoji=False: Base45 may hold text like ":UP:", which Rich would turn into an emoji.
+        console.print(card.qr_text, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 @app.command("render")
