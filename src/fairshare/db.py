@@ -9,11 +9,13 @@ row locks taken by the repositories.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -95,6 +97,7 @@ def _ping_when_idle(engine: Engine) -> None:
             return
         try:
             alive = engine.dialect.do_ping(dbapi_connection)
+            dbapi_connection.rollback()  # the ping's SELECT began a transaction
         except Exception as error:
             raise DisconnectionError("the pooled connection is gone; taking a new one") from error
         if not alive:
@@ -162,6 +165,29 @@ class UnitOfWork:
     def commit(self) -> None:
         self._transaction.commit()
         self._committed = True
+
+    @contextmanager
+    def each_statement_commits(self) -> Iterator[bool]:
+        """Let each statement of the block commit by itself (PostgreSQL's autocommit), for a
+        hot path whose only write is one statement that is atomic on its own: it saves the
+        BEGIN and COMMIT round trips. Yields False, changing nothing, where that cannot be
+        done: SQLite, a unit of work inside another's connection, or a transaction begun."""
+        raw: Any = self.connection.connection.dbapi_connection
+        possible = (
+            self._owns_connection
+            and self.dialect == "postgresql"
+            and raw is not None
+            and raw.info.transaction_status == TransactionStatus.IDLE
+        )
+        if not possible:
+            yield False
+            return
+        raw.autocommit = True
+        try:
+            yield True
+        finally:
+            if not raw.closed:
+                raw.autocommit = False
 
     def rollback(self) -> None:
         self._transaction.rollback()

@@ -119,11 +119,38 @@ _CHAIN_ONE_POSTGRESQL = Sql(
 )
 
 
-_DEFER = Sql(
-    "INSERT INTO access_log_outbox (at, actor, role, purpose, action, subject_type, subject_id, "
-    "fields, outcome) VALUES (:at, :actor, :role, :purpose, :action, :subject_type, "
-    ":subject_id, :fields, :outcome)"
+OUTBOX_COLUMNS = (
+    "at",
+    "actor",
+    "role",
+    "purpose",
+    "action",
+    "subject_type",
+    "subject_id",
+    "fields",
+    "outcome",
 )
+_DEFER = Sql(
+    f"INSERT INTO access_log_outbox ({', '.join(OUTBOX_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(':' + name for name in OUTBOX_COLUMNS)})"
+)
+
+
+def outbox_row(connection: Connection, request: AccessRequest, at: datetime) -> dict[str, Any]:
+    """An outbox entry's values (OUTBOX_COLUMNS) as the driver takes them."""
+    return {
+        "at": bind_datetime(connection, at),
+        "actor": request.actor,
+        "role": request.role,
+        "purpose": request.purpose,
+        "action": request.action,
+        "subject_type": request.subject_type,
+        "subject_id": request.subject_id,
+        "fields": json.dumps(sorted(request.fields)),
+        "outcome": request.outcome,
+    }
+
+
 _ANY_PENDING = Sql("SELECT 1 FROM access_log_outbox LIMIT 1")
 _PENDING = Sql(
     "SELECT id, at, actor, role, purpose, action, subject_type, subject_id, fields, outcome "
@@ -223,20 +250,7 @@ class AccessLogRepository:
         """Write entries to the outbox, to be chained by `chain_pending` (PostgreSQL hot paths:
         no wait for the chain head, which a chained append holds until its commit)."""
         for request in requests:
-            _DEFER.run(
-                self.connection,
-                {
-                    "at": bind_datetime(self.connection, at),
-                    "actor": request.actor,
-                    "role": request.role,
-                    "purpose": request.purpose,
-                    "action": request.action,
-                    "subject_type": request.subject_type,
-                    "subject_id": request.subject_id,
-                    "fields": json.dumps(sorted(request.fields)),
-                    "outcome": request.outcome,
-                },
-            )
+            _DEFER.run(self.connection, outbox_row(self.connection, request, at))
 
     def chain_pending(self, limit: int = CHAIN_BATCH) -> int:
         """Chain up to `limit` outbox entries after the head, oldest id first, in the caller's

@@ -69,10 +69,15 @@ from fairshare.registry.orm import people
 VERIFY = frozenset({Purpose.IDENTITY_VERIFICATION})
 V = identity_verifications
 # Every redemption checks one verification: run on the driver (see fairshare/driver.py).
+# A verification with its person's household, as `check_verification` reads it (redemption
+# also reads it inside a larger statement, see ledger/autocommit_redemption.py).
+VERIFICATION_COLUMNS = (
+    "v.id, v.person_id, v.method, v.reason, v.verified_by, v.verified_at, v.expires_at, "
+    "p.household_id"
+)
+VERIFICATION_FROM = "identity_verifications v JOIN people p ON p.id = v.person_id"
 _VERIFICATION_ROW = Sql(
-    "SELECT v.id, v.person_id, v.method, v.reason, v.verified_by, v.verified_at, v.expires_at, "
-    "p.household_id FROM identity_verifications v JOIN people p ON p.id = v.person_id "
-    "WHERE v.id = :id"
+    f"SELECT {VERIFICATION_COLUMNS} FROM {VERIFICATION_FROM} WHERE v.id = :id"  # noqa: S608
 )
 
 
@@ -142,32 +147,44 @@ def check_authorisation(
     moment = now or utc_now()
     if authorisation.method is AuthorisationMethod.CASEWORKER:
         found = _VERIFICATION_ROW.run(connection, {"id": authorisation.reference[:36]}).fetchone()
-        if found is None:
-            raise UnknownVerification(authorisation.reference)
-        verification = Verification(
-            id=found[0],
-            person_id=found[1],
-            household_id=found[7],
-            method=VerificationMethod(found[2]),
-            reason=found[3],
-            verified_by=found[4],
-            verified_at=as_utc(to_datetime(found[5])),  # type: ignore[arg-type]
-            expires_at=as_utc(to_datetime(found[6])),  # type: ignore[arg-type]
-        )
-        if not verification.valid_at(moment):
-            raise AuthorisationRefused(
-                "the in-person verification has expired; ask a caseworker to check the "
-                "person's identity again"
-            )
-        if not covers(verification, subject_type, subject_id):
-            raise AuthorisationRefused(
-                "the in-person verification is for another person; it authorises redeeming "
-                "only that person's own entitlements and their household's"
-            )
-        return f"in person ({verification.method.value}) by {verification.verified_by}"
+        return check_verification(found, authorisation, subject_type, subject_id, moment)
     if authorisation.method is AuthorisationMethod.OFFLINE_RECEIPT:
         return _check_offline_receipt(connection, authorisation.reference, subject_type, subject_id)
     return _check_card(connection, authorisation.reference, subject_type, subject_id, moment)
+
+
+def check_verification(
+    found: Sequence[Any] | None,
+    authorisation: Authorisation,
+    subject_type: str,
+    subject_id: str,
+    moment: datetime,
+) -> str:
+    """`check_authorisation` of a caseworker's verification, given its row (VERIFICATION_COLUMNS,
+    None when there is no such verification)."""
+    if found is None:
+        raise UnknownVerification(authorisation.reference)
+    verification = Verification(
+        id=found[0],
+        person_id=found[1],
+        household_id=found[7],
+        method=VerificationMethod(found[2]),
+        reason=found[3],
+        verified_by=found[4],
+        verified_at=as_utc(to_datetime(found[5])),  # type: ignore[arg-type]
+        expires_at=as_utc(to_datetime(found[6])),  # type: ignore[arg-type]
+    )
+    if not verification.valid_at(moment):
+        raise AuthorisationRefused(
+            "the in-person verification has expired; ask a caseworker to check the "
+            "person's identity again"
+        )
+    if not covers(verification, subject_type, subject_id):
+        raise AuthorisationRefused(
+            "the in-person verification is for another person; it authorises redeeming "
+            "only that person's own entitlements and their household's"
+        )
+    return f"in person ({verification.method.value}) by {verification.verified_by}"
 
 
 def _check_offline_receipt(

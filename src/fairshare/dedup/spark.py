@@ -218,6 +218,12 @@ def spark_session(options: SparkOptions) -> Iterator[Any]:
             )
             # Arrow moves the registry in and the results out in columns, not row by row.
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            # Splink runs hundreds of jobs with long query plans; Spark keeps the last 1,000
+            # of each in the driver's heap for a web UI we do not start. A few will do.
+            .config("spark.ui.retainedJobs", "50")
+            .config("spark.ui.retainedStages", "50")
+            .config("spark.ui.retainedTasks", "5000")
+            .config("spark.sql.ui.retainedExecutions", "20")
         )
         if options.master is None:
             # One machine: a few shuffle partitions per core, not Spark's 200 (tiny tasks

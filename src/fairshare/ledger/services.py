@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,9 +18,10 @@ from sqlalchemy import Connection, func, insert, select
 
 from fairshare.assets import asset_definition
 from fairshare.audit import services as audit
-from fairshare.audit.model import Tag, utc_now
-from fairshare.credentials.model import Authorisation
-from fairshare.credentials.services import check_authorisation
+from fairshare.audit.model import AccessRequest, Tag, utc_now
+from fairshare.audit.orm import outbox_row
+from fairshare.credentials.model import Authorisation, AuthorisationMethod
+from fairshare.credentials.services import check_authorisation, check_verification
 from fairshare.db import UnitOfWork
 from fairshare.driver import Sql
 from fairshare.eligibility import storage as eligibility_storage
@@ -28,7 +30,7 @@ from fairshare.errors import Conflict, InvalidInput, NotFound
 from fairshare.identity.guard import access_request, authorize
 from fairshare.identity.model import Actor, Purpose, PurposeNotAllowed, Role
 from fairshare.ids import new_id
-from fairshare.ledger import store
+from fairshare.ledger import autocommit_redemption, store
 from fairshare.ledger.iso20022 import Party
 from fairshare.ledger.model import (
     DEFAULT_ACCEPTS,
@@ -95,6 +97,67 @@ _MERCHANT_AND_SETTLEMENT = Sql(
     "LEFT JOIN ledger_accounts a ON a.code = 'settlement:' || m.id || ':' || :asset "
     "WHERE u.username = :username"
 )
+
+
+def _till_merchant(row: Sequence[Any] | None, username: str) -> Merchant:
+    """The merchant a till user acts for, from a row starting with the merchant's columns."""
+    if row is None:
+        raise PurposeNotAllowed(
+            f"user {username!r} does not act for any registered merchant; an administrator "
+            "links till users to their merchant"
+        )
+    return _merchant_from(row)
+
+
+@dataclass(frozen=True)
+class _RedemptionRequest:
+    actor: Actor
+    key: str
+    beneficiary_id: str
+    programme: str
+    asset: str
+    amount: int
+    authorisation: Authorisation
+    day: date
+
+    @property
+    def body_hash(self) -> str:
+        """What makes a retry the same request (see `request_hash`)."""
+        return request_hash(
+            {
+                "op": "redeem",
+                "beneficiary": self.beneficiary_id,
+                "programme": self.programme,
+                "asset": self.asset,
+                "amount": self.amount,
+                "authorisation": self.authorisation.as_reference(),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class _RedemptionTerms:
+    quotas: list[Account]  # open, in the asset, soonest to expire first
+    subject_type: str  # "person" or "household"
+    how: str  # the authorisation, as the transfer records it
+    available: int
+
+
+def _redemption_log(
+    request: _RedemptionRequest, subject_type: str, owner: str
+) -> list[AccessRequest]:
+    """A redemption, or its replay, reads the entitlement balance of the beneficiary and,
+    after a merge, of the survivor whose accounts it draws on."""
+    return [
+        access_request(
+            request.actor,
+            Tag.LEDGER_ENTITLEMENT_REDEEM,
+            subject_type,
+            subject,
+            ("entitlement_balance",),
+        )
+        for subject in dict.fromkeys((owner, request.beneficiary_id))
+    ]
 
 
 def _merchant_from(row: Sequence[Any], usernames: tuple[str, ...] = ()) -> Merchant:
@@ -255,13 +318,9 @@ class Ledger:
         row = _MERCHANT_AND_SETTLEMENT.run(
             connection, {"username": username, "asset": asset}
         ).fetchone()
-        if row is None:
-            raise PurposeNotAllowed(
-                f"user {username!r} does not act for any registered merchant; an administrator "
-                "links till users to their merchant"
-            )
+        merchant = _till_merchant(row, username)
         settlement = store.account_from_tuple(row[8:]) if row[8] is not None else None
-        return _merchant_from(row), settlement
+        return merchant, settlement
 
     # ---- funding and general transfers ----------------------------------------------------
 
@@ -601,131 +660,214 @@ class Ledger:
         check_key(key)
         check_amount(amount)
         asset_definition(asset)
-        day = today or date.today()
-        body = {
-            "op": "redeem",
-            "beneficiary": beneficiary_id,
-            "programme": programme,
-            "asset": asset,
-            "amount": amount,
-            "authorisation": authorisation.as_reference(),
-        }
-        body_hash = request_hash(body)
+        request = _RedemptionRequest(
+            actor=actor,
+            key=key,
+            beneficiary_id=beneficiary_id,
+            programme=programme,
+            asset=asset,
+            amount=amount,
+            authorisation=authorisation,
+            day=today or date.today(),
+        )
         with self.uow:
-            connection = self.uow.connection
-            # Round trips are what a redemption costs on PostgreSQL, so the statements here
-            # each do what two did elsewhere (claim_key, _merchant_at_till,
-            # owner_and_entitlements, move_posted, one log append).
-            with store.claim_key(connection, key) as seen:
-                first = store.transfer_by_key(connection, key) if seen else None
-                if first is not None:
-                    if first.request_hash != body_hash:
-                        raise IdempotencyKeyReused(key)
-                    redemption = self._replayed_redemption(connection, first)
-                    self.uow.commit()
-                    return redemption
-                merchant, settlement_found = self._merchant_at_till(
-                    connection, actor.username, asset
-                )
-                if asset not in merchant.accepts:
-                    raise InvalidInput(
-                        f"{merchant.name} does not hand out {asset_definition(asset).label}; "
-                        f"it accepts {', '.join(merchant.accepts)}",
-                        errors=[{"field": "asset", "reason": "not accepted by this merchant"}],
-                    )
-                owner, accounts = store.owner_and_entitlements(
-                    connection, beneficiary_id, programme
-                )
-                quotas = [q for q in accounts if q.expires_on is None or q.expires_on >= day]
-                if quotas and all(quota.asset != asset for quota in quotas):
-                    raise InvalidInput(
-                        f"programme {programme!r} pays {quotas[0].asset}, not {asset}; redeem "
-                        "it in its own asset",
-                        errors=[{"field": "asset", "reason": f"programme pays {quotas[0].asset}"}],
-                    )
-                quotas = [quota for quota in quotas if quota.asset == asset]
-                if not quotas:
-                    raise NotFound(
-                        f"beneficiary {beneficiary_id[:36]} has no open entitlement from "
-                        f"programme {programme!r}"
-                    )
-                subject_type = quotas[0].owner_type or "person"
-                how = check_authorisation(connection, authorisation, subject_type, beneficiary_id)
-                available = sum(max(quota.available, 0) for quota in quotas)
-                if available < amount:
-                    raise InsufficientBalance(
-                        f"the entitlement holds {available} available; {amount} was asked for. "
-                        "Nothing moved.",
-                        asset=asset,
-                        available=available,
-                        requested=amount,
-                    )
-                now = utc_now()
-                settlement = settlement_found or store.ensure_account(
-                    connection,
-                    store.account_row(
-                        settlement_code(merchant.id, asset),
-                        AccountKind.SETTLEMENT,
-                        asset,
-                        now,
-                        owner_type="merchant",
-                        owner_id=merchant.id,
-                    ),
-                )
-                draws = _draw(quotas, amount)
-                reference: dict[str, Any] = {
-                    "authorisation": authorisation.method.value,
-                    "how": how,
-                }
-                if owner != beneficiary_id:
-                    reference["merged_record"] = beneficiary_id
-                link_id = new_id() if len(draws) > 1 else None
-                rows = []
-                for index, (quota, part) in enumerate(draws):
-                    linked = link_id is not None and index < len(draws) - 1
-                    rows.append(
-                        store.transfer_row(
-                            key=key if index == 0 else f"{key}/{index + 1}",
-                            body_hash=body_hash,
-                            debit=quota,
-                            credit=settlement,
-                            amount=part,
-                            kind=TransferKind.REDEMPTION,
-                            actor=actor.username,
-                            now=now,
-                            flags=TransferFlag.LINKED if linked else TransferFlag.NONE,
-                            link_id=link_id,
-                            programme=programme,
-                            period=quota.period,
-                            beneficiary_id=owner,
-                            merchant_id=merchant.id,
-                            reference=reference,
-                        )
-                    )
-                if len(draws) == 1:
-                    store.post_one(connection, quotas[0], settlement, amount, rows[0])
-                else:
-                    for quota, part in draws:
-                        store.move_posted(connection, quota, settlement, part)
-                    store.insert_transfers(connection, rows)
-                audit.record_soon(
-                    self.uow,
-                    [
-                        access_request(
-                            actor,
-                            Tag.LEDGER_ENTITLEMENT_REDEEM,
-                            subject_type,
-                            subject,
-                            ("entitlement_balance",),
-                        )
-                        for subject in dict.fromkeys((owner, beneficiary_id))
-                    ],
-                )
-            self.uow.commit()
-        transfers = tuple(store.transfer_from_row(_Row(row)) for row in rows)
-        return Redemption(transfers, asset, amount, available - amount, replayed=False)
+            # Round trips are what a redemption costs on PostgreSQL: the common case is two
+            # statements that commit by themselves (decision 0028); the rest, and SQLite,
+            # take a transaction.
+            with self.uow.each_statement_commits() as alone:
+                done = self._redeem_alone(request) if alone else None
+            if done is not None:
+                return done
+            return self._redeem_in_transaction(request)
 
-    def _replayed_redemption(self, connection: Connection, first: Any) -> Redemption:
+    def _redeem_alone(self, request: _RedemptionRequest) -> Redemption | None:
+        """The redemption as one read and one atomic write, or None (nothing done) when it
+        needs the transactional path: a key used before, a merchant's first settlement
+        account in the asset, or a draw from several quotas."""
+        connection = self.uow.connection
+        with store.held_in_process([request.key]):
+            facts = autocommit_redemption.read(
+                connection,
+                key=request.key,
+                username=request.actor.username,
+                asset=request.asset,
+                beneficiary_id=request.beneficiary_id,
+                programme=request.programme,
+                verification_id=(
+                    request.authorisation.reference[:36]
+                    if request.authorisation.method is AuthorisationMethod.CASEWORKER
+                    else None
+                ),
+            )
+            if facts.key_used or (facts.merchant is not None and facts.settlement is None):
+                return None
+            merchant = _till_merchant(facts.merchant, request.actor.username)
+            terms = self._redemption_terms(
+                connection, request, merchant, facts.entitlements, facts.verification
+            )
+            draws = _draw(terms.quotas, request.amount)
+            if len(draws) != 1 or facts.settlement is None:
+                return None
+            now = utc_now()
+            [row] = self._redemption_rows(
+                request, terms, draws, merchant, facts.settlement, now, facts.owner
+            )
+            log = [
+                outbox_row(connection, entry, now)
+                for entry in _redemption_log(request, terms.subject_type, facts.owner)
+            ]
+            autocommit_redemption.post(
+                connection, draws[0][0], facts.settlement, request.amount, row, log
+            )
+        return Redemption(
+            (store.transfer_from_row(_Row(row)),),
+            request.asset,
+            request.amount,
+            terms.available - request.amount,
+            replayed=False,
+        )
+
+    def _redeem_in_transaction(self, request: _RedemptionRequest) -> Redemption:
+        connection = self.uow.connection
+        key, asset, amount = request.key, request.asset, request.amount
+        with store.claim_key(connection, key) as seen:
+            first = store.transfer_by_key(connection, key) if seen else None
+            if first is not None:
+                if first.request_hash != request.body_hash:
+                    raise IdempotencyKeyReused(key)
+                redemption, subject_type = self._replayed_redemption(connection, first)
+                log = _redemption_log(request, subject_type, first.beneficiary_id)
+                audit.record_soon(self.uow, log)
+                self.uow.commit()
+                return redemption
+            merchant, settlement_found = self._merchant_at_till(
+                connection, request.actor.username, asset
+            )
+            owner, accounts = store.owner_and_entitlements(
+                connection, request.beneficiary_id, request.programme
+            )
+            terms = self._redemption_terms(connection, request, merchant, accounts)
+            now = utc_now()
+            settlement = settlement_found or store.ensure_account(
+                connection,
+                store.account_row(
+                    settlement_code(merchant.id, asset),
+                    AccountKind.SETTLEMENT,
+                    asset,
+                    now,
+                    owner_type="merchant",
+                    owner_id=merchant.id,
+                ),
+            )
+            draws = _draw(terms.quotas, amount)
+            rows = self._redemption_rows(request, terms, draws, merchant, settlement, now, owner)
+            if len(draws) == 1:
+                store.post_one(connection, draws[0][0], settlement, amount, rows[0])
+            else:
+                for quota, part in draws:
+                    store.move_posted(connection, quota, settlement, part)
+                store.insert_transfers(connection, rows)
+            audit.record_soon(self.uow, _redemption_log(request, terms.subject_type, owner))
+        self.uow.commit()
+        transfers = tuple(store.transfer_from_row(_Row(row)) for row in rows)
+        return Redemption(transfers, asset, amount, terms.available - amount, replayed=False)
+
+    def _redemption_terms(
+        self,
+        connection: Connection,
+        request: _RedemptionRequest,
+        merchant: Merchant,
+        accounts: list[Account],
+        verification: Sequence[Any] | None = None,
+    ) -> _RedemptionTerms:
+        """The quotas to draw on, checked in the order a merchant is told what is wrong:
+        asset accepted here, asset of the programme, an open entitlement, the authorisation,
+        enough available. `verification` is the caseworker verification's row when it was
+        read already (`credentials.services.check_verification`)."""
+        asset, amount = request.asset, request.amount
+        if asset not in merchant.accepts:
+            raise InvalidInput(
+                f"{merchant.name} does not hand out {asset_definition(asset).label}; "
+                f"it accepts {', '.join(merchant.accepts)}",
+                errors=[{"field": "asset", "reason": "not accepted by this merchant"}],
+            )
+        quotas = [q for q in accounts if q.expires_on is None or q.expires_on >= request.day]
+        if quotas and all(quota.asset != asset for quota in quotas):
+            raise InvalidInput(
+                f"programme {request.programme!r} pays {quotas[0].asset}, not {asset}; redeem "
+                "it in its own asset",
+                errors=[{"field": "asset", "reason": f"programme pays {quotas[0].asset}"}],
+            )
+        quotas = [quota for quota in quotas if quota.asset == asset]
+        if not quotas:
+            raise NotFound(
+                f"beneficiary {request.beneficiary_id[:36]} has no open entitlement from "
+                f"programme {request.programme!r}"
+            )
+        subject_type = quotas[0].owner_type or "person"
+        if request.authorisation.method is AuthorisationMethod.CASEWORKER and verification:
+            how = check_verification(
+                verification, request.authorisation, subject_type, request.beneficiary_id, utc_now()
+            )
+        else:
+            how = check_authorisation(
+                connection, request.authorisation, subject_type, request.beneficiary_id
+            )
+        available = sum(max(quota.available, 0) for quota in quotas)
+        if available < amount:
+            raise InsufficientBalance(
+                f"the entitlement holds {available} available; {amount} was asked for. "
+                "Nothing moved.",
+                asset=asset,
+                available=available,
+                requested=amount,
+            )
+        return _RedemptionTerms(quotas, subject_type, how, available)
+
+    def _redemption_rows(
+        self,
+        request: _RedemptionRequest,
+        terms: _RedemptionTerms,
+        draws: list[tuple[Account, int]],
+        merchant: Merchant,
+        settlement: Account,
+        now: datetime,
+        owner: str,
+    ) -> list[dict[str, Any]]:
+        """The journal rows of the draws: one transfer each, a linked group when several."""
+        reference: dict[str, Any] = {
+            "authorisation": request.authorisation.method.value,
+            "how": terms.how,
+        }
+        if owner != request.beneficiary_id:
+            reference["merged_record"] = request.beneficiary_id
+        link_id = new_id() if len(draws) > 1 else None
+        rows = []
+        for index, (quota, part) in enumerate(draws):
+            linked = link_id is not None and index < len(draws) - 1
+            rows.append(
+                store.transfer_row(
+                    key=request.key if index == 0 else f"{request.key}/{index + 1}",
+                    body_hash=request.body_hash,
+                    debit=quota,
+                    credit=settlement,
+                    amount=part,
+                    kind=TransferKind.REDEMPTION,
+                    actor=request.actor.username,
+                    now=now,
+                    flags=TransferFlag.LINKED if linked else TransferFlag.NONE,
+                    link_id=link_id,
+                    programme=request.programme,
+                    period=quota.period,
+                    beneficiary_id=owner,
+                    merchant_id=merchant.id,
+                    reference=reference,
+                )
+            )
+        return rows
+
+    def _replayed_redemption(self, connection: Connection, first: Any) -> tuple[Redemption, str]:
+        """The first result of a key, with the type of the beneficiary it drew on."""
         group = [store.transfer_from_row(first, replayed=True)]
         if first.link_id is not None:
             rows = connection.execute(
@@ -737,7 +879,9 @@ class Ledger:
         total = sum(transfer.amount for transfer in group)
         accounts = [store.get_account(connection, t.debit_account_id) for t in group]
         available = sum(max(a.available, 0) for a in accounts if a is not None)
-        return Redemption(tuple(group), first.asset, total, available, replayed=True)
+        subject_type = next((a.owner_type for a in accounts if a and a.owner_type), "person")
+        redemption = Redemption(tuple(group), first.asset, total, available, replayed=True)
+        return redemption, subject_type
 
     # ---- balances -------------------------------------------------------------------------
 

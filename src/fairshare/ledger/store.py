@@ -95,10 +95,10 @@ _ACCOUNT_BY_CODE = Sql(
     f"SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE code = :code"  # noqa: S608
 )
 _ADVISORY = Sql("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 7))")
-_TRANSFER_COLUMNS = tuple(column.name for column in T.columns)
+TRANSFER_COLUMNS = tuple(column.name for column in T.columns)
 _INSERT_TRANSFER = Sql(
-    f"INSERT INTO ledger_transfers ({', '.join(_TRANSFER_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join(':' + name for name in _TRANSFER_COLUMNS)})"
+    f"INSERT INTO ledger_transfers ({', '.join(TRANSFER_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(':' + name for name in TRANSFER_COLUMNS)})"
 )
 
 # Keys being processed in this process; PostgreSQL adds an advisory lock across processes.
@@ -107,24 +107,32 @@ _in_flight_lock = threading.Lock()
 
 
 @contextmanager
-def claim(connection: Connection, keys: Sequence[str]) -> Iterator[None]:
-    """Hold the idempotency keys for the length of a request; a duplicate arriving meanwhile
-    gets TransferInFlight (409) instead of waiting on, or racing, the first."""
+def held_in_process(keys: Sequence[str]) -> Iterator[None]:
+    """Hold the keys against other requests of this process for the block, or raise
+    TransferInFlight naming the first key another request holds."""
     with _in_flight_lock:
         busy = next((key for key in keys if key in _in_flight), None)
         if busy is not None:
             raise TransferInFlight(busy)
         _in_flight.update(keys)
     try:
+        yield
+    finally:
+        with _in_flight_lock:
+            _in_flight.difference_update(keys)
+
+
+@contextmanager
+def claim(connection: Connection, keys: Sequence[str]) -> Iterator[None]:
+    """Hold the idempotency keys for the length of a request; a duplicate arriving meanwhile
+    gets TransferInFlight (409) instead of waiting on, or racing, the first."""
+    with held_in_process(keys):
         if connection.dialect.name == "postgresql":
             for key in keys:
                 taken = _ADVISORY.run(connection, {"key": key}).fetchone()[0]
                 if not taken:
                     raise TransferInFlight(key)
         yield
-    finally:
-        with _in_flight_lock:
-            _in_flight.difference_update(keys)
 
 
 # One round trip where redemption used two: PostgreSQL takes the key's advisory lock and
@@ -140,11 +148,7 @@ _CLAIM_AND_LOOK_UP = Sql(
 @contextmanager
 def claim_key(connection: Connection, key: str) -> Iterator[bool]:
     """`claim` for one key, yielding whether a transfer with that key exists already."""
-    with _in_flight_lock:
-        if key in _in_flight:
-            raise TransferInFlight(key)
-        _in_flight.add(key)
-    try:
+    with held_in_process([key]):
         if connection.dialect.name == "postgresql":
             taken, request_hash = _CLAIM_AND_LOOK_UP.run(connection, {"key": key}).fetchone()
             if not taken:
@@ -152,9 +156,6 @@ def claim_key(connection: Connection, key: str) -> Iterator[bool]:
         else:
             request_hash = _KEY_TAKEN.run(connection, {"key": key}).fetchone()
         yield request_hash is not None
-    finally:
-        with _in_flight_lock:
-            _in_flight.discard(key)
 
 
 # ---- ids in bulk ---------------------------------------------------------------------------
@@ -372,14 +373,18 @@ def accounts_of(
 # statement: redemption runs it on every call. The owner is looked up by `owner_id` alone so
 # the plan is the same whatever the table's statistics say (a beneficiary holds few accounts);
 # the programme is filtered here.
-_OWNER_AND_ENTITLEMENTS = Sql(
-    "WITH RECURSIVE chain(id, depth) AS ("  # noqa: S608
+OWNER_CHAIN = (
+    "WITH RECURSIVE chain(id, depth) AS ("
     "SELECT CAST(:owner AS VARCHAR(36)), 0 UNION ALL "
     "SELECT m.survivor_id, c.depth + 1 FROM dedup_merges m JOIN chain c ON m.merged_id = c.id "
     "WHERE m.unmerged_at IS NULL AND c.depth < 32), "
     "owner AS (SELECT id FROM chain ORDER BY depth DESC LIMIT 1) "
-    f"SELECT owner.id, {A_ACCOUNT_COLUMNS} "
-    "FROM owner LEFT JOIN ledger_accounts a ON a.owner_id = owner.id AND a.kind = 'entitlement'"
+)
+ENTITLEMENTS_OF_OWNER = (
+    "LEFT JOIN ledger_accounts a ON a.owner_id = owner.id AND a.kind = 'entitlement'"
+)
+_OWNER_AND_ENTITLEMENTS = Sql(
+    f"{OWNER_CHAIN}SELECT owner.id, {A_ACCOUNT_COLUMNS} FROM owner {ENTITLEMENTS_OF_OWNER}"  # noqa: S608
 )
 
 
@@ -390,11 +395,19 @@ def owner_and_entitlements(
     the programme, soonest to expire first (money, which never expires, first)."""
     rows = _OWNER_AND_ENTITLEMENTS.run(connection, {"owner": beneficiary_id}).fetchall()
     owner = rows[0][0] if rows else beneficiary_id
+    return owner, entitlements_in(rows, 1, programme)
+
+
+def entitlements_in(rows: Sequence[Any], at: int, programme: str) -> list[Account]:
+    """The programme's accounts in `rows` (ACCOUNT_COLUMNS from column `at`, all null where
+    the owner has none), soonest to expire first (money, which never expires, first)."""
     accounts = [
-        account_from_tuple(row[1:]) for row in rows if row[1] is not None and row[6] == programme
+        account_from_tuple(row[at:])
+        for row in rows
+        if row[at] is not None and row[at + 5] == programme
     ]
     accounts.sort(key=lambda a: (a.expires_on is not None, a.expires_on or date.min, a.code))
-    return owner, accounts
+    return accounts
 
 
 # ---- transfers -----------------------------------------------------------------------------
@@ -419,7 +432,7 @@ def resolution_of(connection: Connection, pending_id: str) -> Transfer | None:
     return transfer_from_row(row) if row else None
 
 
-def _refuse(
+def refuse(
     connection: Connection, debit: Account, credit: Account, amount: int, debited: bool
 ) -> None:
     """Say why a move failed, the debit side first: 'not enough' is the answer a person can
@@ -461,18 +474,18 @@ def move(
     for account, statement in sorted(steps, key=lambda step: step[0].id):
         result = statement.run(connection, {"id": account.id, "amount": amount, "max": MAX_AMOUNT})
         if result.rowcount != 1:
-            _refuse(connection, debit, credit, amount, debited)
+            refuse(connection, debit, credit, amount, debited)
         debited = debited or account is debit
 
 
 # Both sides of a posted transfer in one statement (redemption's hot path): the same flag and
 # limit checks as _DEBIT_POSTED and _CREDIT_POSTED, chosen per row.
-_MOVE_POSTED_SET = (
+MOVE_POSTED_SET = (
     "UPDATE ledger_accounts SET "
     "debits_posted = debits_posted + CASE WHEN id = :debit THEN :amount ELSE 0 END, "
     "credits_posted = credits_posted + CASE WHEN id = :debit THEN 0 ELSE :amount END "
 )
-_MOVE_POSTED_CHECK = (
+MOVE_POSTED_CHECK = (
     "AND CASE WHEN id = :debit THEN "
     "CASE WHEN debits_posted > :max - :amount THEN 0 WHEN (flags & 1) = 0 THEN 1 "
     "WHEN :amount <= credits_posted - debits_posted - debits_pending THEN 1 ELSE 0 END "
@@ -480,16 +493,16 @@ _MOVE_POSTED_CHECK = (
     "WHEN :amount <= debits_posted - credits_posted - credits_pending THEN 1 ELSE 0 END "
     "END = 1 RETURNING id"
 )
-_MOVE_POSTED_SQLITE = Sql(_MOVE_POSTED_SET + "WHERE id IN (:debit, :credit) " + _MOVE_POSTED_CHECK)
+_MOVE_POSTED_SQLITE = Sql(MOVE_POSTED_SET + "WHERE id IN (:debit, :credit) " + MOVE_POSTED_CHECK)
 # PostgreSQL would visit the two rows in whatever order its plan reads them (a bitmap scan
 # reads them in heap order, which updates change), so the CTE locks them first, in id order,
 # as `move` does: two transfers between the same accounts never deadlock.
 _MOVE_POSTED_POSTGRESQL = Sql(
     "WITH locked AS MATERIALIZED (SELECT id FROM ledger_accounts WHERE id IN (:debit, :credit) "  # noqa: S608
     "ORDER BY id FOR UPDATE) "
-    + _MOVE_POSTED_SET
+    + MOVE_POSTED_SET
     + "WHERE id IN (SELECT id FROM locked) "
-    + _MOVE_POSTED_CHECK
+    + MOVE_POSTED_CHECK
 )
 
 
@@ -499,11 +512,11 @@ _MOVE_POSTED_POSTGRESQL = Sql(
 _POST_ONE_POSTGRESQL = Sql(
     "WITH locked AS MATERIALIZED (SELECT id FROM ledger_accounts WHERE id IN (:debit, :credit) "  # noqa: S608
     "ORDER BY id FOR UPDATE), moved AS ("
-    + _MOVE_POSTED_SET
+    + MOVE_POSTED_SET
     + "WHERE id IN (SELECT id FROM locked) "
-    + _MOVE_POSTED_CHECK
-    + f"), inserted AS (INSERT INTO ledger_transfers ({', '.join(_TRANSFER_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join(':' + name for name in _TRANSFER_COLUMNS)})) "
+    + MOVE_POSTED_CHECK
+    + f"), inserted AS (INSERT INTO ledger_transfers ({', '.join(TRANSFER_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(':' + name for name in TRANSFER_COLUMNS)})) "
     "SELECT id FROM moved"
 )
 
@@ -524,11 +537,11 @@ def post_one(
     try:
         changed = {found[0] for found in _POST_ONE_POSTGRESQL.run(connection, params).fetchall()}
     except Exception as error:
-        if _is_key_clash(error):
+        if is_key_clash(error):
             raise TransferInFlight(row["idempotency_key"]) from error
         raise
     if len(changed) != 2:
-        _refuse(connection, debit, credit, amount, debit.id in changed)
+        refuse(connection, debit, credit, amount, debit.id in changed)
 
 
 def move_posted(connection: Connection, debit: Account, credit: Account, amount: int) -> None:
@@ -545,7 +558,7 @@ def move_posted(connection: Connection, debit: Account, credit: Account, amount:
         ).fetchall()
     }
     if len(changed) != 2:
-        _refuse(connection, debit, credit, amount, debit.id in changed)
+        refuse(connection, debit, credit, amount, debit.id in changed)
 
 
 def resolve(connection: Connection, debit_id: str, credit_id: str, held: int, posted: int) -> None:
@@ -618,12 +631,12 @@ def insert_transfers(connection: Connection, rows: list[dict[str, Any]]) -> None
         else:
             bulk_insert(connection, T, rows)
     except Exception as error:
-        if _is_key_clash(error):
+        if is_key_clash(error):
             raise TransferInFlight(rows[0]["idempotency_key"]) from error
         raise
 
 
-def _is_key_clash(error: BaseException) -> bool:
+def is_key_clash(error: BaseException) -> bool:
     """Whether an insert failed on the unique index of idempotency keys (driver errors come
     bare from `Sql`, wrapped in SQLAlchemy's IntegrityError from `bulk_insert`)."""
     original = getattr(error, "orig", None) or error

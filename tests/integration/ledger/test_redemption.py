@@ -161,6 +161,29 @@ def test_draws_span_quotas_soonest_to_expire_first_as_one_linked_group(
     assert redemption.transfers[0].flags == 8  # linked to the next
 
 
+def test_a_spent_quota_is_passed_over_for_the_next(
+    services: Services, world: World, cycles: Cycles, ledger: Ledger, disburser: Actor
+) -> None:
+    """With June's quota spent, a redemption that fits July's is one draw from July."""
+    h1 = world.population.households["h1"]
+    for period in ("2025-06", "2025-07"):
+        cycles.run(disburser, "subsidised_fuel", period, today=date(2025, 7, 1))
+    station = actor(Role.MERCHANT, Purpose.REDEMPTION, username="station-till")
+    authorisation = checked_in(services, world.population.people["p1"])
+    request = {
+        "beneficiary_id": h1,
+        "programme": "subsidised_fuel",
+        "asset": "fuel",
+        "authorisation": authorisation,
+        "today": date(2025, 6, 30),
+    }
+    june = ledger.redeem(station, key="station-0003", amount=40_000, **request)  # type: ignore[arg-type]
+    july = ledger.redeem(station, key="station-0004", amount=10_000, **request)  # type: ignore[arg-type]
+    assert [t.period for t in june.transfers] == ["2025-06"]
+    assert [(t.period, t.amount) for t in july.transfers] == [("2025-07", 10_000)]
+    assert july.available_after == 30_000
+
+
 def test_expired_quotas_cannot_be_redeemed(services: Services, paid: World, ledger: Ledger) -> None:
     h1 = paid.population.households["h1"]
     station = actor(Role.MERCHANT, Purpose.REDEMPTION, username="station-till")
