@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
@@ -120,7 +121,7 @@ class _RedemptionRequest:
     authorisation: Authorisation
     day: date
 
-    @property
+    @cached_property
     def body_hash(self) -> str:
         """What makes a retry the same request (see `request_hash`)."""
         return request_hash(
