@@ -82,6 +82,14 @@ def _redeem_many(
         )
 
 
+def _busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy (all processes, PostgreSQL's included)."""
+    with Path("/proc/stat").open(encoding="ascii") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def _process_worker(
     info: Any,
     pairs: list[tuple[str, str]],
@@ -123,10 +131,11 @@ def _load_processes(
     for process in processes:
         process.start()
     start.wait()
-    began = time.perf_counter()
+    began, busy_began = time.perf_counter(), _busy_cpu_seconds()
     for process in processes:
         process.join()
     seconds = time.perf_counter() - began
+    busy = _busy_cpu_seconds() - busy_began
     if any(process.exitcode != 0 for process in processes):
         raise RuntimeError(failures.get(timeout=5) if not failures.empty() else "a worker failed")
     done = per_worker * workers
@@ -138,6 +147,8 @@ def _load_processes(
         "seconds": round(seconds, 3),
         "per_second": round(done / seconds),
         "mean_ms": round(1000 * seconds * workers / done, 3),
+        # Busy CPU of the whole machine per redemption: workers, database server, all.
+        "machine_cpu_ms_each": round(1000 * busy / done, 3),
         "load_average": [round(value, 2) for value in os.getloadavg()[:2]],
     }
 
@@ -167,11 +178,12 @@ def _load(
     for thread in threads:
         thread.start()
     start.wait()
-    began, cpu_began = time.perf_counter(), time.process_time()
+    began, cpu_began, busy_began = time.perf_counter(), time.process_time(), _busy_cpu_seconds()
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - began
     cpu_seconds = time.process_time() - cpu_began
+    busy = _busy_cpu_seconds() - busy_began
     if errors:
         raise errors[0]
     done = per_worker * workers
@@ -185,6 +197,7 @@ def _load(
         "mean_ms": round(1000 * seconds * workers / done, 3),
         # CPU of this process per redemption (SQLite runs in it; PostgreSQL does not).
         "cpu_ms_each": round(1000 * cpu_seconds / done, 3),
+        "machine_cpu_ms_each": round(1000 * busy / done, 3),
         "load_average": [round(value, 2) for value in os.getloadavg()[:2]],
     }
 

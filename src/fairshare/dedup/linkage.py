@@ -351,7 +351,7 @@ def _spark_engine(options: LinkageOptions) -> Iterator[_Engine]:
     )
     with spark_session(spark_options) as session:
         yield _SparkEngine(
-            spark_database(session, local=options.spark_master is None),
+            spark_database(session),
             lambda query: int(session.sql(query).collect()[0][0]),
         )
 
