@@ -10,6 +10,7 @@ a person's record.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -20,7 +21,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Row, func, insert, select
 
@@ -77,6 +78,18 @@ class DedupSettings(BaseSettings):
     backend: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str | None = None
     spark_checkpoint_dir: str | None = None
+    # FAIRSHARE_DEDUP_MEMORY: how much memory the linkage may take ("6GB", "512MB"): DuckDB's
+    # limit (it spills beyond it), or the Spark driver's heap (local Spark runs in it).
+    memory: str | None = None
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_size(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\s*\d+\s*[kmgt]i?b?\s*", value.lower()):
+            raise ValueError(
+                f"FAIRSHARE_DEDUP_MEMORY={value!r} is not a memory size; write it like 6GB or 512MB"
+            )
+        return value
 
 
 def configured_linkage_options(backend: str | None = None) -> LinkageOptions:
@@ -89,6 +102,7 @@ def configured_linkage_options(backend: str | None = None) -> LinkageOptions:
         backend=backend or configured.backend,
         spark_master=configured.spark_master,
         spark_checkpoint_dir=configured.spark_checkpoint_dir,
+        memory_limit=configured.memory.strip() if configured.memory else None,
     )
 
 

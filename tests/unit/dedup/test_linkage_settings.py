@@ -16,6 +16,8 @@ from fairshare.dedup.comparisons import (
     with_m_floor,
 )
 from fairshare.dedup.linkage import INPUT_COLUMNS, STAGES, normalise
+from fairshare.dedup.services import configured_linkage_options
+from fairshare.dedup.spark import spark_memory
 
 
 def _table(**overrides: list[object]) -> pa.Table:
@@ -108,3 +110,16 @@ def test_m_floor_caps_how_much_one_disagreement_counts() -> None:
     levels = floored["comparisons"][0]["comparison_levels"]
     assert [level.get("m_probability") for level in levels] == [1e-3, 0.5, None]
     assert model["comparisons"][0]["comparison_levels"][0]["m_probability"] == 1e-9
+
+
+def test_the_linkage_memory_is_configured_once_for_either_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FAIRSHARE_DEDUP_MEMORY", "6GB")
+    options = configured_linkage_options("spark")
+    assert options.memory_limit == "6GB"  # DuckDB reads it as it is
+    assert spark_memory(options.memory_limit) == "6g"  # Spark's form, for the driver
+    assert spark_memory(None) == "2g"
+    monkeypatch.setenv("FAIRSHARE_DEDUP_MEMORY", "lots")
+    with pytest.raises(ValueError, match="not a memory size; write it like 6GB"):
+        configured_linkage_options()
