@@ -54,7 +54,7 @@ _READ = Sql(
     f"{store.OWNER_CHAIN}"  # noqa: S608
     "SELECT (SELECT 1 FROM ledger_transfers WHERE idempotency_key = :key), till.*, checked.*, "
     f"owner.id, {store.A_ACCOUNT_COLUMNS} FROM owner "
-    f"LEFT JOIN LATERAL ({_TILL}) AS till ON true "
+    f"LEFT JOIN ({_TILL}) AS till ON true "
     f"LEFT JOIN ({_CHECKED}) AS checked ON true "
     f"{store.ENTITLEMENTS_OF_OWNER}"
 )

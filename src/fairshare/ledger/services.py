@@ -96,7 +96,7 @@ _MERCHANT_AND_SETTLEMENT = Sql(
     f"{store.A_ACCOUNT_COLUMNS} "
     "FROM ledger_merchants m JOIN ledger_merchant_users u ON u.merchant_id = m.id "
     "LEFT JOIN ledger_accounts a ON a.code = 'settlement:' || m.id || ':' || :asset "
-    "WHERE u.username = :username"
+    "WHERE u.username = :username ORDER BY m.id LIMIT 1"  # as autocommit_redemption reads it
 )
 
 
