@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -25,8 +28,41 @@ from fairshare.dedup.linkage import INPUT_COLUMNS, LinkageOptions, link
 from fairshare.dedup.model import PairOutcome, Thresholds, evaluate
 from fairshare.synth.generate import generate
 
-# The driver is the only executor in local mode: its heap holds the cached tables too.
-DRIVER_MEMORY = "6GB"
+# The driver is the only executor in local mode: its heap is all the memory Spark has
+# (FAIRSHARE_DEDUP_MEMORY, as for `fairshare dedup run`).
+DRIVER_MEMORY = os.environ.get("FAIRSHARE_DEDUP_MEMORY", "6GB")
+
+
+class _PeakMemory:
+    """The largest resident memory of this process's children (Spark's JVM), sampled twice a
+    second from /proc while the block runs."""
+
+    def __init__(self) -> None:
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> _PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.wait(0.5):
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    if stat.read_text().rsplit(")", 1)[1].split()[1] != me:
+                        continue
+                    status = (stat.parent / "status").read_text()
+                except (OSError, IndexError):
+                    continue  # the process ended meanwhile
+                for line in status.splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
 
 
 def measure(people: int) -> dict[str, Any]:
@@ -38,7 +74,8 @@ def measure(people: int) -> dict[str, Any]:
     )
     started = time.perf_counter()
     options = LinkageOptions(backend="spark", threads=2, memory_limit=DRIVER_MEMORY)
-    result = link(table, Thresholds(), options)
+    with _PeakMemory() as jvm:
+        result = link(table, Thresholds(), options)
     seconds = time.perf_counter() - started
     linked = result.pairs.filter(pc.equal(result.pairs["outcome"], PairOutcome.LINKED.value))
     clusters = dict(
@@ -60,6 +97,8 @@ def measure(people: int) -> dict[str, Any]:
     return {
         "people": result.records,
         "driver_memory": DRIVER_MEMORY,
+        "jvm_peak_rss_mb": round(jvm.peak_kb / 1024),
+        "python_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "seconds": round(seconds, 1),
         "stages_s": result.seconds,
         "pairs_linked": linked.num_rows,

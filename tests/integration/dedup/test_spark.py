@@ -17,12 +17,18 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from sqlalchemy import select
 
+from fairshare.bootstrap import Services
 from fairshare.dedup.comparisons import BLOCKING_RULES, COMPARISONS, TRAINING_RULES, settings
 from fairshare.dedup.linkage import INPUT_COLUMNS, LinkageOptions, LinkageResult, link
 from fairshare.dedup.model import PairOutcome, Thresholds
+from fairshare.dedup.orm import dedup_clusters, dedup_pairs, dedup_runs
+from fairshare.dedup.services import Deduplication
 from fairshare.dedup.spark import SparkUnavailable, check_available, spark_sql
+from fairshare.identity.model import Purpose, Role
 from fairshare.synth.generate import generate
+from tests.conftest import actor
 
 # Spark starts a JVM: keep its tests on one xdist worker, one session after another.
 pytestmark = pytest.mark.xdist_group("spark")
@@ -245,3 +251,65 @@ def test_the_cli_refuses_spark_without_java_before_reading_the_registry(tmp_path
     message = " ".join(completed.stderr.split())
     assert "Java was not found" in message and "pip install 'fairshare[spark]'" in message
     assert not (tmp_path / "never-opened.sqlite3").exists()  # stopped before the registry
+
+
+@pytest.mark.parametrize(
+    "engine", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_spark_run_through_the_service_is_stored_as_a_duckdb_run_is(services: Services) -> None:
+    """`fairshare dedup run --backend spark` does this: read the registry from the database,
+    link on Spark, store pairs, clusters and a model the registration check can use."""
+    _require_spark()
+    population = generate(people=240, seed=29, duplicate_rate=0.1)
+    services.importer.import_table(
+        actor(Role.ADMINISTRATOR, Purpose.BULK_REGISTRATION, username="ana.importer"),
+        population.records,
+    )
+    reviewer = actor(Role.CASEWORKER, Purpose.DUPLICATE_REVIEW, username="rosa.revisora")
+    runs = {
+        backend: Deduplication(services.uow()).run(
+            reviewer, THRESHOLDS, LinkageOptions(backend=backend, **SAME_TRAINING)
+        )
+        for backend in ("duckdb", "spark")
+    }
+    stored = {backend: _stored(services, run.id) for backend, run in runs.items()}
+    assert stored["spark"] == stored["duckdb"]
+    assert runs["spark"].pairs_linked == runs["duckdb"].pairs_linked > 0
+    assert runs["spark"].clusters == runs["duckdb"].clusters >= 10
+    with services.uow() as uow:
+        model = json.loads(
+            uow.connection.execute(
+                select(dedup_runs.c.model).where(dedup_runs.c.id == runs["spark"].id)
+            ).scalar_one()
+        )
+    # Stored in DuckDB's SQL, which the registration check reads, with Spark's parameters.
+    assert model["splink"]["sql_dialect"] == "duckdb"
+    conditions = " ".join(
+        level["sql_condition"]
+        for comparison in model["splink"]["comparisons"]
+        for level in comparison["comparison_levels"]
+    )
+    assert "jaro_winkler_similarity(" in conditions and "arrays_overlap" not in conditions
+    scores = Deduplication(services.uow()).evaluate(reviewer, population.truth, runs["spark"].id)
+    assert scores.pairs.precision >= 0.98 and scores.pairs.recall >= 0.9
+
+
+def _stored(services: Services, run_id: str) -> tuple[dict[Any, str], set[frozenset[str]]]:
+    """A run's stored pair outcomes and clusters."""
+    with services.uow() as uow:
+        pairs = {
+            (row.person_a, row.person_b): row.outcome
+            for row in uow.connection.execute(
+                select(dedup_pairs.c.person_a, dedup_pairs.c.person_b, dedup_pairs.c.outcome).where(
+                    dedup_pairs.c.run_id == run_id
+                )
+            )
+        }
+        members: dict[str, set[str]] = {}
+        for row in uow.connection.execute(
+            select(dedup_clusters.c.cluster_id, dedup_clusters.c.person_id).where(
+                dedup_clusters.c.run_id == run_id
+            )
+        ):
+            members.setdefault(row.cluster_id, set()).add(row.person_id)
+    return pairs, {frozenset(people) for people in members.values()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 import pyarrow as pa
@@ -17,7 +18,7 @@ from fairshare.dedup.comparisons import (
 )
 from fairshare.dedup.linkage import INPUT_COLUMNS, STAGES, normalise
 from fairshare.dedup.services import configured_linkage_options
-from fairshare.dedup.spark import spark_memory
+from fairshare.dedup.spark import default_memory, spark_memory
 
 
 def _table(**overrides: list[object]) -> pa.Table:
@@ -119,7 +120,9 @@ def test_the_linkage_memory_is_configured_once_for_either_engine(
     options = configured_linkage_options("spark")
     assert options.memory_limit == "6GB"  # DuckDB reads it as it is
     assert spark_memory(options.memory_limit) == "6g"  # Spark's form, for the driver
-    assert spark_memory(None) == "2g"
+    assert spark_memory(None) == default_memory()
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert int(default_memory().removesuffix("g")) == max(2, total // 2**31)  # half of it
     monkeypatch.setenv("FAIRSHARE_DEDUP_MEMORY", "lots")
     with pytest.raises(ValueError, match="not a memory size; write it like 6GB"):
         configured_linkage_options()
