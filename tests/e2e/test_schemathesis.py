@@ -26,7 +26,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from sqlalchemy import select
 
 from fairshare.db import UnitOfWork, make_engine
@@ -80,6 +80,7 @@ BUSINESS_RULES = {
     # a rule is compiled against the fields the programme declares
     ("POST", "/api/v1/programmes"),
     ("PATCH", "/api/v1/programmes/{code}"),
+    ("POST", "/api/v1/programmes/{code}/simulate"),
     # a reason says something (not only blanks); a survivor is one of the pair
     ("POST", "/api/v1/dedup/reviews/{pair_id}/decision"),
     ("POST", "/api/v1/dedup/merges/{merge_id}/unmerge"),
@@ -265,9 +266,12 @@ def test_api_conforms_to_its_schema(case: Case, live: Live) -> None:
             headers["X-Fairshare-Purpose"] = purpose.value
     operation = (case.operation.method.upper(), case.operation.path)
     excluded = [positive_data_acceptance] if operation in BUSINESS_RULES else []
-    response = case.call_and_validate(
-        base_url=live.base_url, headers=headers, excluded_checks=excluded, timeout=60
-    )
+    response = case.call(base_url=live.base_url, headers=headers, timeout=60)
+    if response.status_code == 413 and not _positive(case):
+        # Too big to read: the body-size limit refused it before its schema was checked,
+        # which is a rejection too (schemathesis only counts 4xx codes of schema errors).
+        excluded.append(negative_data_rejection)
+    case.validate_response(response, excluded_checks=excluded, headers=headers)
     if CALLS:  # the benchmark counts what was exercised
         with Path(CALLS).open("a") as calls:
             record = {"operation": f"{operation[0]} {operation[1]}", "status": response.status_code}
