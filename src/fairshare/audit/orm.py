@@ -217,15 +217,7 @@ class AccessLogRepository:
                 "template": template,
                 "sequence_token": sequence_token,
                 "previous_token": previous_token,
-                "at": at,
-                "actor": request.actor,
-                "role": request.role,
-                "purpose": request.purpose,
-                "action": request.action,
-                "subject_type": request.subject_type,
-                "subject_id": request.subject_id,
-                "fields": json.dumps(sorted(request.fields)),
-                "outcome": request.outcome,
+                **outbox_row(self.connection, request, at),
             },
         ).fetchone()
         if row is None:
