@@ -15,8 +15,9 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
+from fairshare import group_commit
 from fairshare.assets import asset_definition
 from fairshare.audit import services as audit
 from fairshare.audit.model import AccessRequest, Tag, utc_now
@@ -24,10 +25,10 @@ from fairshare.audit.orm import outbox_row
 from fairshare.credentials.model import Authorisation, AuthorisationMethod
 from fairshare.credentials.services import check_authorisation, check_verification
 from fairshare.db import UnitOfWork
-from fairshare.driver import Sql
 from fairshare.eligibility import storage as eligibility_storage
 from fairshare.eligibility.orm import programmes
 from fairshare.errors import Conflict, InvalidInput, NotFound
+from fairshare.group_commit import GroupCommit
 from fairshare.identity.guard import access_request, authorize
 from fairshare.identity.model import Actor, Purpose, PurposeNotAllowed, Role
 from fairshare.ids import new_id
@@ -88,16 +89,6 @@ READ_ENTITLEMENTS = frozenset(
 READ_LEDGER = frozenset({P.AUDIT, P.DISBURSEMENT})
 MANAGE_MERCHANTS = frozenset({P.ADMINISTRATION})
 MAX_LIST = 1000
-# Every redemption looks up its till's merchant with the merchant's settlement account in the
-# asset, on the driver (see fairshare/driver.py); the code is as `settlement_code` writes it,
-# and when the join finds none, redemption creates the account through `ensure_account`.
-_MERCHANT_AND_SETTLEMENT = Sql(
-    "SELECT m.id, m.code, m.name, m.category, m.accepts, m.region, m.iban, m.bic, "  # noqa: S608
-    f"{store.A_ACCOUNT_COLUMNS} "
-    "FROM ledger_merchants m JOIN ledger_merchant_users u ON u.merchant_id = m.id "
-    "LEFT JOIN ledger_accounts a ON a.code = 'settlement:' || m.id || ':' || :asset "
-    "WHERE u.username = :username ORDER BY m.id LIMIT 1"  # as autocommit_redemption reads it
-)
 
 
 def _till_merchant(row: Sequence[Any] | None, username: str) -> Merchant:
@@ -311,17 +302,6 @@ class Ledger:
         if not found:
             raise UnknownMerchant(code)
         return found[0]
-
-    def _merchant_at_till(
-        self, connection: Connection, username: str, asset: str
-    ) -> tuple[Merchant, Account | None]:
-        """The till user's merchant and its settlement account in `asset`, if it has one yet."""
-        row = _MERCHANT_AND_SETTLEMENT.run(
-            connection, {"username": username, "asset": asset}
-        ).fetchone()
-        merchant = _till_merchant(row, username)
-        settlement = store.account_from_tuple(row[8:]) if row[8] is not None else None
-        return merchant, settlement
 
     # ---- funding and general transfers ----------------------------------------------------
 
@@ -671,15 +651,55 @@ class Ledger:
             authorisation=authorisation,
             day=today or date.today(),
         )
+        if self._commits_in_groups():
+            group: GroupCommit[_RedemptionRequest, Redemption | Exception]
+            group = group_commit.group_for(self.uow.bind)
+            outcome = group.submit(request, self._redeem_group)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
         with self.uow:
             # Round trips are what a redemption costs on PostgreSQL: the common case is two
-            # statements that commit by themselves (decision 0028); the rest, and SQLite,
-            # take a transaction.
+            # statements that commit by themselves (decision 0028); the rest take a
+            # transaction.
             with self.uow.each_statement_commits() as alone:
                 done = self._redeem_alone(request) if alone else None
             if done is not None:
                 return done
             return self._redeem_in_transaction(request)
+
+    def _commits_in_groups(self) -> bool:
+        """SQLite commits one transaction at a time, each synced to disk, so concurrent
+        redemptions of this process share one (decision 0029); PostgreSQL commits them side
+        by side and groups its flushes itself."""
+        bind = self.uow.bind
+        return isinstance(bind, Engine) and bind.dialect.name == "sqlite"
+
+    def _redeem_group(self, requests: Sequence[_RedemptionRequest]) -> list[Redemption | Exception]:
+        """Redemptions of several threads in one transaction and one commit, each in a
+        savepoint of its own: one that is refused keeps nothing, is that request's outcome,
+        and the rest go on. Nothing is answered before the commit, so every redemption
+        answered is durable; when the commit fails, every member gets its error."""
+        outcomes: list[Redemption | Exception] = []
+        with self.uow:
+            if len(requests) == 1:  # alone: no savepoint to pay for
+                try:
+                    outcomes.append(self._redeem_in_transaction(requests[0]))
+                except Exception as refusal:
+                    outcomes.append(refusal)
+                return outcomes
+            connection = self.uow.connection
+            for request in requests:
+                member = Ledger(
+                    UnitOfWork(connection, driver_savepoint=True), hold_days=self.hold_days
+                )
+                try:
+                    with member.uow:
+                        outcomes.append(member._redeem_in_transaction(request))
+                except Exception as refusal:
+                    outcomes.append(refusal)
+            self.uow.commit()
+        return outcomes
 
     def _redeem_alone(self, request: _RedemptionRequest) -> Redemption | None:
         """The redemption as one read and one atomic write, or None (nothing done) when it
@@ -687,19 +707,7 @@ class Ledger:
         account in the asset, or a draw from several quotas."""
         connection = self.uow.connection
         with store.held_in_process([request.key]):
-            facts = autocommit_redemption.read(
-                connection,
-                key=request.key,
-                username=request.actor.username,
-                asset=request.asset,
-                beneficiary_id=request.beneficiary_id,
-                programme=request.programme,
-                verification_id=(
-                    request.authorisation.reference[:36]
-                    if request.authorisation.method is AuthorisationMethod.CASEWORKER
-                    else None
-                ),
-            )
+            facts = self._redemption_facts(connection, request)
             if facts.key_used or (facts.merchant is not None and facts.settlement is None):
                 return None
             merchant = _till_merchant(facts.merchant, request.actor.username)
@@ -728,6 +736,25 @@ class Ledger:
             replayed=False,
         )
 
+    @staticmethod
+    def _redemption_facts(
+        connection: Connection, request: _RedemptionRequest
+    ) -> autocommit_redemption.Facts:
+        """Everything a redemption decides on, in one statement (both paths)."""
+        return autocommit_redemption.read(
+            connection,
+            key=request.key,
+            username=request.actor.username,
+            asset=request.asset,
+            beneficiary_id=request.beneficiary_id,
+            programme=request.programme,
+            verification_id=(
+                request.authorisation.reference[:36]
+                if request.authorisation.method is AuthorisationMethod.CASEWORKER
+                else None
+            ),
+        )
+
     def _redeem_in_transaction(self, request: _RedemptionRequest) -> Redemption:
         connection = self.uow.connection
         key, asset, amount = request.key, request.asset, request.amount
@@ -741,15 +768,14 @@ class Ledger:
                 audit.record_soon(self.uow, log)
                 self.uow.commit()
                 return redemption
-            merchant, settlement_found = self._merchant_at_till(
-                connection, request.actor.username, asset
+            facts = self._redemption_facts(connection, request)
+            merchant = _till_merchant(facts.merchant, request.actor.username)
+            owner = facts.owner
+            terms = self._redemption_terms(
+                connection, request, merchant, facts.entitlements, facts.verification
             )
-            owner, accounts = store.owner_and_entitlements(
-                connection, request.beneficiary_id, request.programme
-            )
-            terms = self._redemption_terms(connection, request, merchant, accounts)
             now = utc_now()
-            settlement = settlement_found or store.ensure_account(
+            settlement = facts.settlement or store.ensure_account(
                 connection,
                 store.account_row(
                     settlement_code(merchant.id, asset),

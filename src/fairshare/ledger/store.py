@@ -383,19 +383,6 @@ OWNER_CHAIN = (
 ENTITLEMENTS_OF_OWNER = (
     "LEFT JOIN ledger_accounts a ON a.owner_id = owner.id AND a.kind = 'entitlement'"
 )
-_OWNER_AND_ENTITLEMENTS = Sql(
-    f"{OWNER_CHAIN}SELECT owner.id, {A_ACCOUNT_COLUMNS} FROM owner {ENTITLEMENTS_OF_OWNER}"  # noqa: S608
-)
-
-
-def owner_and_entitlements(
-    connection: Connection, beneficiary_id: str, programme: str
-) -> tuple[str, list[Account]]:
-    """Whose accounts the beneficiary draws on now, and that owner's entitlement accounts of
-    the programme, soonest to expire first (money, which never expires, first)."""
-    rows = _OWNER_AND_ENTITLEMENTS.run(connection, {"owner": beneficiary_id}).fetchall()
-    owner = rows[0][0] if rows else beneficiary_id
-    return owner, entitlements_in(rows, 1, programme)
 
 
 def entitlements_in(rows: Sequence[Any], at: int, programme: str) -> list[Account]:
