@@ -14,7 +14,8 @@ one statement and writes everything in one more, with no BEGIN and no COMMIT aro
   statement divides by zero on purpose so that nothing of it is kept, and `post` reports why.
 
 The rules (which quotas, what is refused, in which order) stay in `services.Ledger.redeem`,
-shared with the transactional path that every other case takes.
+shared with the transactional path that every other case takes; that path reads with `read`
+too, inside its transaction, on both databases.
 """
 
 from __future__ import annotations
