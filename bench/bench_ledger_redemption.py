@@ -8,7 +8,9 @@ few, as at a market day; the hot-row variant sends every redemption to one benef
 shop.
 
 Workers are measured three ways. Threads share one Python process, each with its own unit
-of work (connection): the GIL lets only one of them run Python at a time. Processes are how
+of work (connection): the GIL lets only one of them run Python at a time. On SQLite the
+threads of one process share commits (decision 0029: redemptions arriving together are
+written in one transaction, each in a savepoint), which processes cannot. Processes are how
 a server runs (`uvicorn --workers N`): each has its own interpreter and connection pool;
 8 workers run as 8 processes, and as 2 processes of 4 threads (a server with as many
 processes as cores, serving 8 requests at once). On PostgreSQL, where the database work
