@@ -11,7 +11,6 @@ import random
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +23,11 @@ from fairshare.credentials.services import verify_in_person
 from fairshare.ledger.model import InsufficientBalance, Redemption, TransferInFlight
 from fairshare.ledger.orm import ledger_accounts, ledger_transfers
 from fairshare.ledger.services import trial_balance
-from tests.conftest import BACKENDS, create_postgres_database, drop_postgres_database
+from tests.conftest import BACKENDS
 from tests.faults import ledger_world as world
-from tests.faults.ledger_world import CHECKER, DISBURSER, MONEY, MONEY_AMOUNT
+from tests.faults.ledger_world import CHECKER, MONEY, MONEY_AMOUNT
+from tests.integration.ledger.paid_world import TODAY, paid_world
 
-PERIOD, TODAY = "2025-06", date(2025, 6, 15)
 WORKERS, REQUESTS = 8, 6
 
 
@@ -43,26 +42,19 @@ class Target:
 @pytest.fixture(params=BACKENDS)
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     """A database of its own, one cycle paid, and one pensioner checked in at the till."""
-    if request.param == "sqlite":
-        url, admin = f"sqlite:///{tmp_path / 'concurrency.sqlite3'}", None
-    else:
-        url, admin = create_postgres_database("fairshare_concurrency")
-    info = world.build(url, tmp_path, people=40, merchants=2, tills=WORKERS)
-    services = world.services_for(info)
-    services.cycles.run(DISBURSER, MONEY, PERIOD, today=TODAY)
-    person, _ = world.enrolled(services, MONEY)[0]
-    verification = verify_in_person(
-        services.uow(), CHECKER, person, "national_id_document", "seen the ID card"
-    )
-    yield Target(
-        services,
-        services.engine,
-        person,
-        Authorisation(AuthorisationMethod.CASEWORKER, verification.id),
-    )
-    services.engine.dispose()
-    if admin is not None:
-        drop_postgres_database(url, admin)
+    with paid_world(
+        request.param, tmp_path, "concurrency", people=40, merchants=2, tills=WORKERS
+    ) as services:
+        person, _ = world.enrolled(services, MONEY)[0]
+        verification = verify_in_person(
+            services.uow(), CHECKER, person, "national_id_document", "seen the ID card"
+        )
+        yield Target(
+            services,
+            services.engine,
+            person,
+            Authorisation(AuthorisationMethod.CASEWORKER, verification.id),
+        )
 
 
 def _redeem(target: Target, worker: int, key: str, amount: int) -> Redemption:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +34,12 @@ from fairshare.ledger import autocommit_redemption, store
 from fairshare.ledger.model import InsufficientBalance, TransferInFlight, TransferKind
 from fairshare.ledger.orm import ledger_accounts, ledger_transfers
 from fairshare.ledger.services import Ledger
-from tests.conftest import BACKENDS, create_postgres_database, drop_postgres_database
+from tests.conftest import BACKENDS
 from tests.faults import ledger_world as world
 from tests.faults.ledger_world import CHECKER, DISBURSER, MONEY, MONEY_AMOUNT
+from tests.integration.ledger.paid_world import TODAY, paid_world
 
 pytestmark = pytest.mark.postgres
-
-PERIOD, TODAY = "2025-06", date(2025, 6, 15)
 
 
 @dataclass
@@ -56,27 +54,20 @@ class Target:
 @pytest.fixture(params=BACKENDS)
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     """A database of its own, one cycle paid, one pensioner checked in at the till."""
-    if request.param == "sqlite":
-        url, admin = f"sqlite:///{tmp_path / 'autocommit.sqlite3'}", None
-    else:
-        url, admin = create_postgres_database("fairshare_autocommit")
-    info = world.build(url, tmp_path, people=30, merchants=1, tills=2)
-    services = world.services_for(info)
-    services.cycles.run(DISBURSER, MONEY, PERIOD, today=TODAY)
-    person, _ = world.enrolled(services, MONEY)[0]
-    verification = verify_in_person(
-        services.uow(), CHECKER, person, "national_id_document", "seen the ID card"
-    )
-    yield Target(
-        services,
-        services.engine,
-        person,
-        Authorisation(AuthorisationMethod.CASEWORKER, verification.id),
-        services.engine.dialect.name,
-    )
-    services.engine.dispose()
-    if admin is not None:
-        drop_postgres_database(url, admin)
+    with paid_world(
+        request.param, tmp_path, "autocommit", people=30, merchants=1, tills=2
+    ) as services:
+        person, _ = world.enrolled(services, MONEY)[0]
+        verification = verify_in_person(
+            services.uow(), CHECKER, person, "national_id_document", "seen the ID card"
+        )
+        yield Target(
+            services,
+            services.engine,
+            person,
+            Authorisation(AuthorisationMethod.CASEWORKER, verification.id),
+            services.engine.dialect.name,
+        )
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +31,7 @@ from fairshare.ledger.orm import ledger_transfers
 from fairshare.ledger.services import Ledger
 from tests.faults import ledger_world as world
 from tests.faults.ledger_world import CHECKER, DISBURSER, MONEY, MONEY_AMOUNT
-
-PERIOD, TODAY = "2025-06", date(2025, 6, 15)
+from tests.integration.ledger.paid_world import TODAY, paid_world
 
 
 @dataclass
@@ -46,18 +44,13 @@ class Market:
 def market(tmp_path: Path) -> Iterator[Market]:
     """A SQLite database of its own, one cycle paid, everyone checked in, one redemption
     made (the shop's settlement account opened)."""
-    info = world.build(
-        f"sqlite:///{tmp_path / 'groups.sqlite3'}", tmp_path, people=16, merchants=1, tills=6
-    )
-    services = world.services_for(info)
-    world.verify_everyone(services, MONEY)
-    services.cycles.run(DISBURSER, MONEY, PERIOD, today=TODAY)
-    found = world.authorisations(services)
-    pairs = [(subject, found[subject]) for subject, _ in world.enrolled(services, MONEY)]
-    market = Market(services, pairs)
-    _redeem(market, 0, "opening-redemption", pairs[-1][0], 1)
-    yield market
-    services.engine.dispose()
+    with paid_world("sqlite", tmp_path, "groups", people=16, merchants=1, tills=6) as services:
+        world.verify_everyone(services, MONEY)
+        found = world.authorisations(services)
+        pairs = [(subject, found[subject]) for subject, _ in world.enrolled(services, MONEY)]
+        market = Market(services, pairs)
+        _redeem(market, 0, "opening-redemption", pairs[-1][0], 1)
+        yield market
 
 
 def _redeem(market: Market, till: int, key: str, beneficiary: str, amount: int) -> Redemption:
