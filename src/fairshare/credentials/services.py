@@ -254,14 +254,23 @@ def from_epoch(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+# Every card shown at a till reads the issuer keys and its card row: on the driver (see
+# fairshare/driver.py), where SQLAlchemy's statement handling cost more than the signature check.
+_TRUSTED_KEYS = Sql("SELECT key_id, public_key, retired_at FROM card_issuer_keys")
+_CARD_HOLDER = Sql(
+    "SELECT c.person_id, c.revoked_at, p.household_id FROM cards c "
+    "JOIN people p ON p.id = c.person_id WHERE c.id = :id"
+)
+
+
 def _trusted_keys(connection: Connection) -> list[TrustedKey]:
     return [
         TrustedKey(
-            row.key_id,
-            unb64(row.public_key),
-            None if row.retired_at is None else epoch(as_utc(row.retired_at)),
+            key_id,
+            unb64(public_key),
+            None if retired_at is None else epoch(as_utc(to_datetime(retired_at))),  # type: ignore[arg-type]
         )
-        for row in connection.execute(select(K))
+        for key_id, public_key, retired_at in _TRUSTED_KEYS.run(connection).fetchall()
     ]
 
 
@@ -271,11 +280,7 @@ def _check_card(
     check = Verifier(_trusted_keys(connection)).verify(text, epoch(moment))
     if check.claims is None:
         raise InvalidCredential(check)
-    row = connection.execute(
-        select(C.c.person_id, C.c.revoked_at, people.c.household_id)
-        .join(people, people.c.id == C.c.person_id)
-        .where(C.c.id == check.claims.card_id)
-    ).first()
+    row = _CARD_HOLDER.run(connection, {"id": check.claims.card_id}).fetchone()
     if row is None:
         raise InvalidCredential(
             CardCheck(
@@ -285,7 +290,8 @@ def _check_card(
                 check.claims,
             )
         )
-    if row.revoked_at is not None:
+    person_id, revoked_at, household_id = row
+    if revoked_at is not None:
         raise InvalidCredential(
             CardCheck(
                 CardStatus.REVOKED,
@@ -296,7 +302,7 @@ def _check_card(
         )
     if not check.valid:
         raise InvalidCredential(check)
-    if not holder_covers(row.person_id, row.household_id, subject_type, subject_id):
+    if not holder_covers(person_id, household_id, subject_type, subject_id):
         raise AuthorisationRefused(
             "the card is another person's; it authorises redeeming only its holder's own "
             "entitlements and their household's"
