@@ -16,7 +16,9 @@ a server runs (`uvicorn --workers N`): each has its own interpreter and connecti
 processes as cores, serving 8 requests at once). On PostgreSQL, where the database work
 happens in the server's processes, the floor is judged on the better of the two process
 layouts; the thread rows show what one process can do. A full run repeats every
-configuration in three rounds and reports the median, with each run's rate beside it.
+configuration in three rounds and reports the median, with each run's rate beside it. One
+more row authorises each redemption by the beneficiary's card (signature check and card row)
+instead; the floors are judged on the caseworker rows, as before.
 
 The world (synthetic population imported, programmes run, everyone verified, one cycle
 paid) is built through the services and not timed. Run as
@@ -46,6 +48,7 @@ from tests.faults.ledger_world import DISBURSER, MONEY
 from fairshare.audit.services import chain_pending
 from fairshare.credentials.model import Authorisation, AuthorisationMethod
 from fairshare.db import make_engine
+from fairshare.identity.model import Actor, Purpose, Role
 
 FLOOR_PER_SECOND = 1_000
 REPEATS = 3  # rounds of every configuration in a full run
@@ -54,18 +57,22 @@ POSTGRES_ADMIN = os.environ.get(
 )
 TODAY = date(2025, 6, 15)
 MERCHANTS = 4
+CARD_DESK = Actor("card-desk", Role.CASEWORKER, Purpose.CASE_MANAGEMENT)
 
 
 def _prepare(
     url: str, workdir: Path, people: int, tills: int
-) -> tuple[Any, Any, list[tuple[str, str]]]:
+) -> tuple[Any, Any, list[tuple[str, str]], list[tuple[str, str]]]:
+    """The world, with (beneficiary, verification id) and (beneficiary, card QR text) for
+    everyone paid: each is verified in person and holds a card."""
     info = world.build(url, workdir, people=people, merchants=MERCHANTS, tills=tills)
     services = world.services_for(info, make_engine(url, pool_size=tills + 2))
     world.verify_everyone(services, MONEY)
     services.cycles.run(DISBURSER, MONEY, "2025-06", today=TODAY)
     found = world.authorisations(services)
     pairs = [(subject, found[subject]) for subject, _ in world.enrolled(services, MONEY)]
-    return info, services, pairs
+    cards = [(subject, services.cards.issue(CARD_DESK, subject).qr_text) for subject, _ in pairs]
+    return info, services, pairs, cards
 
 
 def _redeem_many(
@@ -73,11 +80,12 @@ def _redeem_many(
 ) -> None:
     """`count` redemptions by one worker, each at its own till, spread over the pairs."""
     hot, label = how["hot"], how["label"]
+    method = AuthorisationMethod(how.get("authorisation", "caseworker"))
     ledger = services.ledger
     till = world.till(0 if hot else worker % MERCHANTS, worker)
     for number in range(count):
         index = 0 if hot else (number * workers + worker) % len(pairs)
-        beneficiary, verification = pairs[index]
+        beneficiary, reference = pairs[index]
         ledger.redeem(
             till,
             key=f"{label}-{worker}-{number:08d}",
@@ -85,7 +93,7 @@ def _redeem_many(
             programme=MONEY,
             asset="local_currency",
             amount=1,
-            authorisation=Authorisation(AuthorisationMethod.CASEWORKER, verification),
+            authorisation=Authorisation(method, reference),
             today=TODAY,
         )
 
@@ -142,6 +150,7 @@ def _load_processes(
     count: int,
     label: str,
     processes: int | None = None,
+    authorisation: str = "caseworker",
 ) -> dict[str, Any]:
     """`count` redemptions by `workers` concurrent workers spread over `processes` processes
     (one process per worker by default); returns the rate."""
@@ -151,7 +160,7 @@ def _load_processes(
     start = context.Barrier(processes + 1)
     failures = context.Queue()
     per_worker = count // workers
-    how = {"hot": False, "label": label}
+    how = {"hot": False, "label": label, "authorisation": authorisation}
     started = [
         context.Process(
             target=_process_worker,
@@ -175,6 +184,7 @@ def _load_processes(
         "worker_kind": "processes"
         if threads == 1
         else f"{processes} processes x {threads} threads",
+        "authorisation": authorisation,
         "redemptions": done,
         "hot_row": False,
         "seconds": round(seconds, 3),
@@ -223,6 +233,7 @@ def _load(
     return {
         "workers": workers,
         "worker_kind": "threads",
+        "authorisation": "caseworker",
         "redemptions": done,
         "hot_row": hot,
         "seconds": round(seconds, 3),
@@ -265,7 +276,7 @@ def _median_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def _database(name: str, url: str, workdir: Path, quick: bool) -> list[dict[str, Any]]:
     people = 1_500 if quick else 6_000
     count = 800 if quick else 4_000
-    info, services, pairs = _prepare(url, workdir, people, tills=8)
+    info, services, pairs, cards = _prepare(url, workdir, people, tills=8)
     runs: dict[str, list[dict[str, Any]]] = {}
     # The machine's speed drifts by tens of percent within minutes: every configuration runs
     # in each of REPEATS rounds, so that each meets the same drift, and reports its median.
@@ -299,6 +310,21 @@ def _database(name: str, url: str, workdir: Path, quick: bool) -> list[dict[str,
             services.engine.dispose()  # no open connections across the next fork
             runs.setdefault(f"{workers} in {processes}", []).append(result)
             print(json.dumps({"database": name, **result}), flush=True)
+        # The same 8 workers authorised by the card each beneficiary shows at the till (a
+        # signature check and the card's row) instead of a caseworker's verification.
+        result = _load_processes(
+            info,
+            cards,
+            workers=8,
+            count=count,
+            label=f"card8x2r{round_number}",
+            processes=2,
+            authorisation="card",
+        )
+        result.update(_chained_afterwards(services))
+        services.engine.dispose()
+        runs.setdefault("8 in 2 by card", []).append(result)
+        print(json.dumps({"database": name, **result}), flush=True)
     rows = [
         {"database": name, "beneficiaries": len(pairs), **_median_row(results)}
         for results in runs.values()
@@ -350,6 +376,7 @@ def run(quick: bool = False) -> dict[str, Any]:
                 for r in results
                 if r["database"] == name
                 and not r["hot_row"]
+                and r.get("authorisation", "caseworker") == "caseworker"
                 and (name == "sqlite" or (r["workers"] == 8 and r["worker_kind"] != "threads"))
             ),
             default=0,
