@@ -9,9 +9,11 @@ from datetime import date
 from pathlib import Path
 
 from fairshare.bootstrap import Services
+from fairshare.credentials.model import Authorisation, AuthorisationMethod
+from fairshare.credentials.services import verify_in_person
 from tests.conftest import create_postgres_database, drop_postgres_database
 from tests.faults import ledger_world as world
-from tests.faults.ledger_world import DISBURSER, MONEY
+from tests.faults.ledger_world import CHECKER, DISBURSER, MONEY
 
 PERIOD, TODAY = "2025-06", date(2025, 6, 15)
 
@@ -37,3 +39,13 @@ def paid_world(
             services.engine.dispose()
         if admin is not None:
             drop_postgres_database(url, admin)
+
+
+def checked_in(services: Services) -> tuple[str, Authorisation]:
+    """The first beneficiary of the cash programme, checked in person by a caseworker, and
+    the authorisation that check gives a till."""
+    person, _ = world.enrolled(services, MONEY)[0]
+    verification = verify_in_person(
+        services.uow(), CHECKER, person, "national_id_document", "seen the ID card"
+    )
+    return person, Authorisation(AuthorisationMethod.CASEWORKER, verification.id)

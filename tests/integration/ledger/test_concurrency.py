@@ -18,15 +18,14 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from fairshare.bootstrap import Services
-from fairshare.credentials.model import Authorisation, AuthorisationMethod
-from fairshare.credentials.services import verify_in_person
+from fairshare.credentials.model import Authorisation
 from fairshare.ledger.model import InsufficientBalance, Redemption, TransferInFlight
 from fairshare.ledger.orm import ledger_accounts, ledger_transfers
 from fairshare.ledger.services import trial_balance
 from tests.conftest import BACKENDS
 from tests.faults import ledger_world as world
-from tests.faults.ledger_world import CHECKER, MONEY, MONEY_AMOUNT
-from tests.integration.ledger.paid_world import TODAY, paid_world
+from tests.faults.ledger_world import MONEY, MONEY_AMOUNT
+from tests.integration.ledger.paid_world import TODAY, checked_in, paid_world
 
 WORKERS, REQUESTS = 8, 6
 
@@ -45,16 +44,8 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     with paid_world(
         request.param, tmp_path, "concurrency", people=40, merchants=2, tills=WORKERS
     ) as services:
-        person, _ = world.enrolled(services, MONEY)[0]
-        verification = verify_in_person(
-            services.uow(), CHECKER, person, "national_id_document", "seen the ID card"
-        )
-        yield Target(
-            services,
-            services.engine,
-            person,
-            Authorisation(AuthorisationMethod.CASEWORKER, verification.id),
-        )
+        person, authorisation = checked_in(services)
+        yield Target(services, services.engine, person, authorisation)
 
 
 def _redeem(target: Target, worker: int, key: str, amount: int) -> Redemption:

@@ -37,7 +37,7 @@ from fairshare.ledger.services import Ledger
 from tests.conftest import BACKENDS
 from tests.faults import ledger_world as world
 from tests.faults.ledger_world import CHECKER, DISBURSER, MONEY, MONEY_AMOUNT
-from tests.integration.ledger.paid_world import TODAY, paid_world
+from tests.integration.ledger.paid_world import TODAY, checked_in, paid_world
 
 pytestmark = pytest.mark.postgres
 
@@ -57,17 +57,8 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
     with paid_world(
         request.param, tmp_path, "autocommit", people=30, merchants=1, tills=2
     ) as services:
-        person, _ = world.enrolled(services, MONEY)[0]
-        verification = verify_in_person(
-            services.uow(), CHECKER, person, "national_id_document", "seen the ID card"
-        )
-        yield Target(
-            services,
-            services.engine,
-            person,
-            Authorisation(AuthorisationMethod.CASEWORKER, verification.id),
-            services.engine.dialect.name,
-        )
+        person, authorisation = checked_in(services)
+        yield Target(services, services.engine, person, authorisation, services.engine.dialect.name)
 
 
 @pytest.fixture
