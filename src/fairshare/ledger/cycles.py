@@ -9,15 +9,16 @@ ended, what is left of them goes back to the programme's funding.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, select, text, update
 
 from fairshare.audit import services as audit
 from fairshare.audit.model import Tag, as_utc, utc_now
-from fairshare.db import UnitOfWork, bulk_insert
+from fairshare.db import UnitOfWork
 from fairshare.eligibility import storage as eligibility_storage
 from fairshare.eligibility.model import NotPublished
 from fairshare.identity.guard import access_request, authorize
@@ -27,11 +28,13 @@ from fairshare.ledger import store
 from fairshare.ledger.model import (
     ACCOUNT_FLAGS,
     MAX_AMOUNT,
+    Account,
     AccountKind,
     CycleResult,
     ExpiryResult,
     InsufficientBalance,
     LimitExceeded,
+    Period,
     PeriodNotEnded,
     TransferKind,
     check_cycle_period,
@@ -93,6 +96,14 @@ _UNPAID_COUNT = {
     True: text(_UNPAID_COUNT_SQL + _NOT_MERGED + _NOT_PAID_THROUGH_MERGED),
     False: text(_UNPAID_COUNT_SQL),
 }
+# An ended period's quotas with something left, in id order from :after: the index on
+# (programme, period, id) reads each batch as one range, however many quotas came before.
+_OPEN_QUOTAS = text(
+    "SELECT id, owner_id, asset, credits_posted - debits_posted - debits_pending AS available "
+    "FROM ledger_accounts WHERE programme = :programme AND period = :period "
+    "AND kind = 'entitlement' AND id > :after "
+    "AND credits_posted - debits_posted - debits_pending > 0 ORDER BY id LIMIT :limit"
+)
 _ANY_MERGE = text("SELECT 1 FROM dedup_merges WHERE unmerged_at IS NULL LIMIT 1")
 # Rows are written as tuples in the tables' own column order (see store.insert_tuples).
 _ACCOUNT_COLUMNS = tuple(column.name for column in ledger_accounts.columns)
@@ -141,16 +152,7 @@ class Cycles:
             period = check_cycle_period(version.period.value, period_label, day)
             asset, amount = version.asset, version.amount
             now = utc_now()
-            funding = store.ensure_account(
-                connection,
-                store.account_row(
-                    funding_code(programme, asset),
-                    AccountKind.FUNDING,
-                    asset,
-                    now,
-                    programme=programme,
-                ),
-            )
+            funding = _funding_account(connection, programme, asset, now)
             enrolled = connection.execute(_ENROLLED, {"programme": programme}).scalar_one()
             merges = connection.execute(_ANY_MERGE).first() is not None
             unpaid = connection.execute(
@@ -418,25 +420,20 @@ class Cycles:
                     "redeemed until then and expire after"
                 )
         accounts = returned = 0
-        asset = ""
+        asset, after = "", ""
         while True:
             with self.uow:
                 connection = self.uow.connection
-                rows = connection.execute(
-                    select(ledger_accounts)
-                    .where(ledger_accounts.c.programme == programme)
-                    .where(ledger_accounts.c.kind == AccountKind.ENTITLEMENT.value)
-                    .where(ledger_accounts.c.period == period.label)
-                    .where(
-                        ledger_accounts.c.credits_posted
-                        - ledger_accounts.c.debits_posted
-                        - ledger_accounts.c.debits_pending
-                        > 0
-                    )
-                    .order_by(ledger_accounts.c.id)
-                    .limit(self.batch_size)
+                quotas = connection.execute(
+                    _OPEN_QUOTAS,
+                    {
+                        "programme": programme,
+                        "period": period.label,
+                        "after": after,
+                        "limit": self.batch_size,
+                    },
                 ).all()
-                if not rows:
+                if not quotas:
                     if accounts:
                         audit.record(
                             self.uow,
@@ -452,59 +449,68 @@ class Cycles:
                         )
                         self.uow.commit()
                     break
-                quotas = [store.account_from_row(row) for row in rows]
                 asset = quotas[0].asset
-                now = utc_now()
-                funding = store.ensure_account(
-                    connection,
-                    store.account_row(
-                        funding_code(programme, asset),
-                        AccountKind.FUNDING,
-                        asset,
-                        now,
-                        programme=programme,
-                    ),
-                )
-                debits = [
-                    {"id": quota.id, "amount": quota.available, "max": MAX_AMOUNT}
-                    for quota in quotas
-                ]
-                if connection.execute(_DEBIT_MANY, debits).rowcount != len(debits):
-                    raise LimitExceeded("a quota changed during expiry; run it again")
-                total = sum(quota.available for quota in quotas)
-                credited = connection.execute(
-                    _CREDIT_MANY, {"id": funding.id, "amount": total, "max": MAX_AMOUNT}
-                ).rowcount
-                if credited != 1:
-                    raise LimitExceeded("the programme's funding account would overflow")
-                body_hash = request_hash({"op": "expire", "period": period.label})
-                bulk_insert(
-                    connection,
-                    ledger_transfers,
-                    [
-                        store.transfer_row(
-                            key=expiry_key(quota.id),
-                            body_hash=body_hash,
-                            debit=quota,
-                            credit=funding,
-                            amount=quota.available,
-                            kind=TransferKind.EXPIRY,
-                            actor=actor.username,
-                            now=now,
-                            programme=programme,
-                            period=period.label,
-                            beneficiary_id=quota.owner_id,
-                            reference={"reason": f"quota of {period.label} expired"},
-                        )
-                        for quota in quotas
-                    ],
-                )
+                total = self._return_batch(connection, actor.username, programme, period, quotas)
                 self.uow.commit()
             accounts += len(quotas)
             returned += total
+            after = quotas[-1].id
             if progress is not None:
                 progress(accounts, accounts)
         return ExpiryResult(programme, period.label, accounts, returned, asset)
+
+    def _return_batch(
+        self,
+        connection: Connection,
+        username: str,
+        programme: str,
+        period: Period,
+        quotas: Sequence[Any],
+    ) -> int:
+        """Return each quota's balance to the programme's funding, one transfer each; the
+        batch's total. Rows are tuples, as in `_post_batch`: an expiry touches as many
+        accounts as the cycle that filled them."""
+        asset, now = quotas[0].asset, utc_now()
+        funding = _funding_account(connection, programme, asset, now)
+        debits = [{"id": quota.id, "amount": quota.available} for quota in quotas]
+        if connection.execute(_DEBIT_MANY, debits).rowcount != len(debits):
+            raise LimitExceeded("a quota changed during expiry; run it again")
+        total: int = sum(quota.available for quota in quotas)
+        credited = connection.execute(
+            _CREDIT_MANY, {"id": funding.id, "amount": total, "max": MAX_AMOUNT}
+        ).rowcount
+        if credited != 1:
+            raise LimitExceeded("the programme's funding account would overflow")
+        body_hash = request_hash({"op": "expire", "period": period.label})
+        reference = json.dumps({"reason": f"quota of {period.label} expired"}, sort_keys=True)
+        stored_at = store.stored_value(connection, ledger_transfers.c.created_at, now)
+        expiry = TransferKind.EXPIRY.value
+        transfers = [
+            (
+                transfer_id,
+                expiry_key(quota.id),
+                body_hash,
+                quota.id,
+                funding.id,
+                asset,
+                quota.available,
+                expiry,
+                0,
+                None,
+                None,
+                None,
+                programme,
+                period.label,
+                quota.owner_id,
+                None,
+                reference,
+                stored_at,
+                username,
+            )
+            for transfer_id, quota in zip(store.new_ids(len(quotas)), quotas, strict=True)
+        ]
+        store.insert_tuples(connection, ledger_transfers, _TRANSFER_COLUMNS, transfers)
+        return total
 
     def cycles(self, programme: str | None = None) -> list[dict[str, Any]]:
         """Every cycle started, newest first: terms, status and how far it got."""
@@ -521,6 +527,16 @@ class Cycles:
             }
             for row in rows
         ]
+
+
+def _funding_account(connection: Connection, programme: str, asset: str, now: datetime) -> Account:
+    """The programme's funding account in `asset`, opened on first use."""
+    return store.ensure_account(
+        connection,
+        store.account_row(
+            funding_code(programme, asset), AccountKind.FUNDING, asset, now, programme=programme
+        ),
+    )
 
 
 def paid_periods(connection: Connection, programme: str, beneficiary_id: str) -> list[str]:

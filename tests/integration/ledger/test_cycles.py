@@ -81,6 +81,40 @@ def test_expiry_returns_unused_quota_to_the_programme_once(
     assert ledger.trial_balance(disburser).balanced
 
 
+def test_expiry_in_batches_returns_each_quota_of_its_period_once(
+    services: Services, world: World, ledger: Ledger, disburser: Actor
+) -> None:
+    for period in ("2025-06", "2025-07"):
+        services.cycles.run(disburser, "food_basket", period, today=date(2025, 7, 2))
+    paid = sorted(_entitlements(services, "food_basket", "2025-06"))
+    assert len(paid) == 2
+    one_at_a_time = Cycles(services.uow(), batch_size=1)  # each quota its own batch
+    seen: list[int] = []
+    result = one_at_a_time.expire(
+        disburser,
+        "food_basket",
+        "2025-06",
+        today=date(2025, 7, 1),
+        progress=lambda done, _: seen.append(done),
+    )
+    assert (result.accounts, result.total, seen) == (2, 2, [1, 2])
+    with services.uow() as uow:
+        returned = uow.connection.execute(
+            select(ledger_transfers).where(ledger_transfers.c.kind == "expiry")
+        ).all()
+    assert sorted(row.beneficiary_id for row in returned) == paid
+    assert {(row.amount, row.period, row.idempotency_key) for row in returned} == {
+        (1, "2025-06", f"expiry:{row.debit_account_id}") for row in returned
+    }
+    caseworker = actor(Role.CASEWORKER, Purpose.CASE_MANAGEMENT)
+    quotas = ledger.entitlements(caseworker, paid, today=date(2025, 7, 2))
+    balances = sorted((q.period, q.balance) for q in quotas if q.programme == "food_basket")
+    assert balances == [("2025-06", 0), ("2025-06", 0), ("2025-07", 1), ("2025-07", 1)]
+    again = one_at_a_time.expire(disburser, "food_basket", "2025-06", today=date(2025, 7, 1))
+    assert again.accounts == 0
+    assert ledger.trial_balance(disburser).balanced
+
+
 def test_a_cycle_refuses_before_posting_when_funding_is_short(
     services: Services, population: object, cycles: Cycles, ledger: Ledger, disburser: Actor
 ) -> None:
