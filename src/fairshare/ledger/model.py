@@ -239,27 +239,6 @@ class Account:
         return format_amount(self.asset, self.balance, language)
 
 
-def violates_flags(account: Account) -> str | None:
-    """Why an account's totals break its flags or the 64-bit range, or None."""
-    if account.flags & AccountFlag.DEBITS_MUST_NOT_EXCEED_CREDITS and (
-        account.debits_posted + account.debits_pending > account.credits_posted
-    ):
-        return "debits exceed credits"
-    if account.flags & AccountFlag.CREDITS_MUST_NOT_EXCEED_DEBITS and (
-        account.credits_posted + account.credits_pending > account.debits_posted
-    ):
-        return "credits exceed debits"
-    totals = (
-        account.debits_pending,
-        account.debits_posted,
-        account.credits_pending,
-        account.credits_posted,
-    )
-    if any(value < 0 or value > MAX_AMOUNT for value in totals):
-        return "a total is outside the 64-bit range"
-    return None
-
-
 @dataclass(frozen=True)
 class TransferRequest:
     """What a caller asks the ledger to do; the key makes a retry safe."""

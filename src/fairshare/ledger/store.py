@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, Numeric, and_, bindparam, cast, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fairshare.audit.model import as_utc
@@ -219,6 +219,26 @@ def insert_tuples(
 
 
 # ---- rows ----------------------------------------------------------------------------------
+
+
+# An account breaking its flags (TigerBeetle's rules) or the 64-bit range of its totals;
+# the CHECK constraints forbid both, and the trial balance recounts them independently.
+# Sums are taken as NUMERIC so that totals near the top of the range cannot overflow.
+_A = ledger_accounts.c
+BREAKS_FLAGS = or_(
+    and_(
+        _A.flags.op("&")(int(AccountFlag.DEBITS_MUST_NOT_EXCEED_CREDITS)) != 0,
+        cast(_A.debits_posted, Numeric) + _A.debits_pending > _A.credits_posted,
+    ),
+    and_(
+        _A.flags.op("&")(int(AccountFlag.CREDITS_MUST_NOT_EXCEED_DEBITS)) != 0,
+        cast(_A.credits_posted, Numeric) + _A.credits_pending > _A.debits_posted,
+    ),
+    *(
+        or_(total < 0, total > MAX_AMOUNT)
+        for total in (_A.debits_pending, _A.debits_posted, _A.credits_pending, _A.credits_posted)
+    ),
+)
 
 
 def account_from_row(row: Any) -> Account:
