@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -95,6 +96,20 @@ def _page(browser: Browser, viewport: dict[str, int] = DESKTOP) -> Iterator[Page
 def shoot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def wait_until(page: Page, expression: str, arg: Any = None, timeout: float = 10.0) -> None:
+    """Poll a JavaScript expression (or function of `arg`) until it is true.
+
+    Playwright's wait_for_function builds its predicate with eval, which the pages' CSP (no
+    'unsafe-eval') refuses on every poll after the first, so it fails whenever the condition
+    is not already true. page.evaluate goes through the DevTools protocol, which the CSP
+    does not govern."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression, arg):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout} s: {expression}")
+        page.wait_for_timeout(50)
 
 
 def log_in(page: Page, server: Server, username: str, purpose: str | None = None) -> None:
@@ -492,8 +507,8 @@ def test_programme_officer_writes_simulates_publishes_and_runs(
         assert region_table.get_by_role("row", name=re.compile("Altiplano")).is_visible()
         chart = region_table.locator("img.chart")
         chart.scroll_into_view_if_needed()
-        page.wait_for_function(
-            "image => image.complete && image.naturalWidth > 0", arg=chart.element_handle()
+        wait_until(
+            page, "image => image.complete && image.naturalWidth > 0", chart.element_handle()
         )
         shoot(page, "officer-simulation")
 

@@ -40,6 +40,7 @@ from tests.e2e.test_browser import (
     menu,
     shoot,
     sync_playwright,
+    wait_until,
 )
 from tests.e2e.test_server import PASSWORD, Server
 from tests.integration.eligibility.conftest import REFERENCE, pension
@@ -263,10 +264,10 @@ def test_the_citizen_shows_their_card_full_screen(browser: Browser, shop: Shop) 
         assert problems == [], problems
 
         page.get_by_role("button", name="Show full screen").click()
-        page.wait_for_function("document.fullscreenElement !== null")
+        wait_until(page, "document.fullscreenElement !== null")
         assert page.evaluate("document.fullscreenElement.id") == "card-qr"
         shoot(page, "citizen-my-card-full-screen")
         page.locator("#card-qr").click()
-        page.wait_for_function("document.fullscreenElement === null")
+        wait_until(page, "document.fullscreenElement === null")
         # Focus returns on the fullscreenchange event, which fires a moment after.
-        page.wait_for_function("document.activeElement.id === 'card-fullscreen'", timeout=5000)
+        wait_until(page, "document.activeElement.id === 'card-fullscreen'", timeout=5)

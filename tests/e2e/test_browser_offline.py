@@ -32,6 +32,7 @@ from tests.e2e.test_browser import (  # noqa: F401 (browser: fixture)
     browser,
     log_in,
     shoot,
+    wait_until,
 )
 from tests.e2e.test_server import PASSWORD, Server
 from tests.integration.eligibility.conftest import population  # noqa: F401 (fixture)
@@ -112,7 +113,7 @@ def test_a_till_redeems_offline_and_syncs_when_back_online(
         page.get_by_role("button", name="Set up this till").click()
         expect(page.locator("#device-message")).to_contain_text("The till is set up")
         expect(page.locator("#device-status")).to_contain_text("valid until")
-        page.wait_for_function("navigator.serviceWorker.controller !== null")
+        wait_until(page, "navigator.serviceWorker.controller !== null")
         shoot(page, "offline-till-set-up")
 
         context.set_offline(True)
