@@ -8,8 +8,9 @@ at a real decision row of the programme's real eligibility run), because importi
 people through the importer alone takes several minutes and is measured by bench_import.
 
 Also timed: a rerun of the same period (nothing left to post), a second period of the money
-programme (every wallet exists, so accounts are credited rather than created), and a cycle
-and an expiry of an in-kind period (quotas returned to the programme).
+programme (every wallet exists, so accounts are credited rather than created), a cycle and
+an expiry of an in-kind period (quotas returned to the programme), and then what an auditor
+asks of the ledger they leave: the trial balance and a month's reconciliation.
 Run as `python -m bench.bench_ledger_cycle [--quick]` (quick: 20,000 beneficiaries).
 """
 
@@ -57,6 +58,8 @@ def _timed(label: str, action: Any, beneficiaries: int) -> dict[str, Any]:
         "per_second": round(getattr(result, "posted", getattr(result, "accounts", 0)) / seconds),
         "peak_rss_mb": _rss_mb(),
     }
+    if hasattr(result, "balanced"):  # the auditor's checks: what they found
+        row["balanced"] = result.balanced
     print(json.dumps(row), flush=True)
     return row
 
@@ -111,6 +114,20 @@ def run(quick: bool = False) -> dict[str, Any]:
                 target,
             ),
         ]
+        # What an auditor asks of the ledger these left (3 million accounts' worth of
+        # transfers): the trial balance and the reconciliation of one month.
+        ledger, reports = services.ledger, services.ledger_reports
+        for label, check in (
+            (
+                "trial balance (every asset, flags recounted)",
+                lambda: ledger.trial_balance(DISBURSER),
+            ),
+            (
+                "reconciliation of local currency for 2025-06",
+                lambda: reports.reconciliation(DISBURSER, "local_currency", "2025-06"),
+            ),
+        ):
+            results.append(_timed(label, check, target))
         database_bytes = path.stat().st_size
     first = results[0]
     return {
