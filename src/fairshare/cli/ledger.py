@@ -276,8 +276,13 @@ def run_cycle(
 @cycle_app.command("expire")
 def expire_cycle(programme: str, period: str) -> None:
     """Return what is left of an ended period's in-kind quotas to the programme."""
-    with reported():
-        result = services().cycles.expire(disburser(), programme, period)
+    with reported(), progress_bar() as bar:
+        task = bar.add_task(f"{programme} {period} expiry", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = services().cycles.expire(disburser(), programme, period, progress=progress)
     total = format_amount(result.asset, result.total) if result.asset else "nothing"
     console.print(
         f"{result.programme} {result.period}: {result.accounts:,} quotas expired, "

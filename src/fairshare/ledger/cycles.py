@@ -98,12 +98,16 @@ _UNPAID_COUNT = {
 }
 # An ended period's quotas with something left, in id order from :after: the index on
 # (programme, period, id) reads each batch as one range, however many quotas came before.
+_OPEN_QUOTAS_WHERE = (
+    "FROM ledger_accounts WHERE programme = :programme AND period = :period "
+    "AND kind = 'entitlement' AND credits_posted - debits_posted - debits_pending > 0"
+)
 _OPEN_QUOTAS = text(
     "SELECT id, owner_id, asset, credits_posted - debits_posted - debits_pending AS available "
-    "FROM ledger_accounts WHERE programme = :programme AND period = :period "
-    "AND kind = 'entitlement' AND id > :after "
-    "AND credits_posted - debits_posted - debits_pending > 0 ORDER BY id LIMIT :limit"
+    + _OPEN_QUOTAS_WHERE
+    + " AND id > :after ORDER BY id LIMIT :limit"
 )
+_OPEN_QUOTAS_COUNT = text("SELECT count(*) " + _OPEN_QUOTAS_WHERE)
 _ANY_MERGE = text("SELECT 1 FROM dedup_merges WHERE unmerged_at IS NULL LIMIT 1")
 # Rows are written as tuples in the tables' own column order (see store.insert_tuples).
 _ACCOUNT_COLUMNS = tuple(column.name for column in ledger_accounts.columns)
@@ -419,6 +423,11 @@ class Cycles:
                     f"period {period.label} ends on {period.end.isoformat()}; its quotas can be "
                     "redeemed until then and expire after"
                 )
+            left = self.uow.connection.execute(
+                _OPEN_QUOTAS_COUNT, {"programme": programme, "period": period.label}
+            ).scalar_one()
+        if progress is not None:
+            progress(0, left)
         accounts = returned = 0
         asset, after = "", ""
         while True:
@@ -455,8 +464,8 @@ class Cycles:
             accounts += len(quotas)
             returned += total
             after = quotas[-1].id
-            if progress is not None:
-                progress(accounts, accounts)
+            if progress is not None:  # a hold voided meanwhile can add a quota to the count
+                progress(accounts, max(left, accounts))
         return ExpiryResult(programme, period.label, accounts, returned, asset)
 
     def _return_batch(

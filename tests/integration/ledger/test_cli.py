@@ -77,7 +77,8 @@ def test_bad_funding_exits_with_the_error_code(
 
 
 def test_cycle_run_list_and_expire(cli: CliRunner, world: World) -> None:
-    """A cycle shows its progress and result; a rerun pays nobody twice; quotas expire."""
+    """A cycle shows its progress and result; a rerun pays nobody twice; quotas expire, with
+    a progress bar of their own."""
     ran = invoke(cli, "cycle", "run", "old_age_pension", PERIOD)
     assert ran.exit_code == 0, ran.output
     assert "2/2" in ran.output  # the progress bar, completed
@@ -88,6 +89,7 @@ def test_cycle_run_list_and_expire(cli: CliRunner, world: World) -> None:
     listed = invoke(cli, "cycle", "list")
     assert "old_age_pension" in listed.output and "completed" in listed.output
     expired = invoke(cli, "cycle", "expire", "food_basket", PERIOD)
+    assert "2/2" in expired.output  # its progress bar too
     assert "2 quotas expired, 2 food baskets back to the programme" in flat(expired)
     future = invoke(cli, "cycle", "run", "old_age_pension", "2999-01")
     assert future.exit_code == 2 and "has not begun" in flat(future)

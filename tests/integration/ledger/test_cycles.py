@@ -89,15 +89,16 @@ def test_expiry_in_batches_returns_each_quota_of_its_period_once(
     paid = sorted(_entitlements(services, "food_basket", "2025-06"))
     assert len(paid) == 2
     one_at_a_time = Cycles(services.uow(), batch_size=1)  # each quota its own batch
-    seen: list[int] = []
+    seen: list[tuple[int, int]] = []
     result = one_at_a_time.expire(
         disburser,
         "food_basket",
         "2025-06",
         today=date(2025, 7, 1),
-        progress=lambda done, _: seen.append(done),
+        progress=lambda done, total: seen.append((done, total)),
     )
-    assert (result.accounts, result.total, seen) == (2, 2, [1, 2])
+    assert (result.accounts, result.total) == (2, 2)
+    assert seen == [(0, 2), (1, 2), (2, 2)]  # the bar knows its length from the start
     with services.uow() as uow:
         returned = uow.connection.execute(
             select(ledger_transfers).where(ledger_transfers.c.kind == "expiry")
