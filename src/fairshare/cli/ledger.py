@@ -16,6 +16,7 @@ from fairshare.errors import InvalidInput
 from fairshare.identity.model import Actor, Purpose, Role
 from fairshare.ledger.model import (
     AccountKind,
+    AssetBalance,
     MerchantCategory,
     TransferFlag,
     TransferKind,
@@ -119,7 +120,7 @@ def trial_balance_tables(result: TrialBalance) -> list[Table]:
         verdict = (
             "[green]BALANCED[/]"
             if line.balanced
-            else f"[bold red]NOT BALANCED[/] ({line.violations} accounts break their flags)"
+            else f"[bold red]NOT BALANCED[/] ({'; '.join(_imbalance(line))})"
         )
         table = Table(
             "",
@@ -144,10 +145,26 @@ def trial_balance_tables(result: TrialBalance) -> list[Table]:
     return tables
 
 
+def _imbalance(line: AssetBalance) -> list[str]:
+    """What is wrong with an asset's line of the trial balance, in words."""
+    reasons = []
+    for state, debits, credits in (
+        ("posted", line.debits_posted, line.credits_posted),
+        ("pending", line.debits_pending, line.credits_pending),
+    ):
+        if debits != credits:
+            difference = format_amount(line.asset, abs(debits - credits))
+            larger = "debits" if debits > credits else "credits"
+            reasons.append(f"{state} {larger} exceed the other side by {difference}")
+    if line.violations:
+        reasons.append(f"{line.violations:,} accounts break their flags")
+    return reasons
+
+
 @ledger_app.command("trial-balance")
 def trial_balance() -> None:
     """Prove every asset sums to zero; exit code 1 when one does not."""
-    with reported():
+    with reported(), console.status("Summing every account…"):
         result = services().ledger.trial_balance(disburser())
     for table in trial_balance_tables(result):
         console.print(table)
@@ -207,7 +224,8 @@ def reconcile(
 ) -> None:
     """The journal of transfers against the account totals, per asset and kind of account;
     exit code 1 when they disagree."""
-    with reported():
+    # Seconds on a ledger of millions of transfers: say what is happening meanwhile.
+    with reported(), console.status("Summing the journal of transfers…"):
         result = services().ledger_reports.reconciliation(disburser(), asset, period)
     for table in reconciliation_tables(result):
         console.print(table)

@@ -121,6 +121,9 @@ def test_accounts_transfers_and_the_trial_balance(
     broken = invoke(cli, "ledger", "trial-balance")
     assert broken.exit_code == 1
     assert "NOT BALANCED" in broken.output
+    # It says what is wrong: one food basket credited that no debit matches.
+    assert "posted credits exceed the other side by 1 food basket" in flat(broken)
+    assert "break their flags" not in broken.output
     assert invoke(cli, "ledger", "reconcile").exit_code == 1
     assert invoke(cli, "ledger", "expire-holds").output.strip() == "voided 0 expired holds"
 
