@@ -164,10 +164,13 @@ class TrustedKey:
     retired_at: int | None = None
 
 
+KEY_ID_BYTES = 8
+
+
 def key_id_of(public_key: bytes) -> str:
     """An issuer key's id: the first 8 bytes of SHA-256 of its raw public key, in hex (as the
     EU DCC derives its kids), so ids never clash across deployments or rotations."""
-    return hashlib.sha256(public_key).digest()[:8].hex()
+    return hashlib.sha256(public_key).digest()[:KEY_ID_BYTES].hex()
 
 
 def new_card_id() -> str:
@@ -472,6 +475,20 @@ def read_claims(text: str) -> CardClaims | None:
         return _claims_of(_strict_loads(opened[1]), opened[3].hex())
     except Exception:
         return None
+
+
+def peek(text: str) -> tuple[str | None, str | None]:
+    """The issuer key id and the card id a QR text names, unchecked (None where it names
+    none): which rows to read before checking it, never for deciding anything."""
+    try:
+        opened = _open(text)
+        if isinstance(opened, CardCheck) or len(opened[3]) != KEY_ID_BYTES:
+            return None, None
+        key_id = opened[3].hex()
+        claims = _claims_of(_strict_loads(opened[1]), key_id)
+        return key_id, claims.card_id if claims is not None else None
+    except Exception:
+        return None, None
 
 
 def _open(text: str) -> CardCheck | tuple[bytes, bytes, bytes, bytes]:

@@ -28,6 +28,7 @@ from fairshare.credentials.card import (
     Verifier,
     format_card_id,
     new_card_id,
+    peek,
     read_claims,
     sign_card,
 )
@@ -150,7 +151,7 @@ def check_authorisation(
         return check_verification(found, authorisation, subject_type, subject_id, moment)
     if authorisation.method is AuthorisationMethod.OFFLINE_RECEIPT:
         return _check_offline_receipt(connection, authorisation.reference, subject_type, subject_id)
-    return _check_card(connection, authorisation.reference, subject_type, subject_id, moment)
+    return check_card(connection, authorisation.reference, subject_type, subject_id, moment)
 
 
 def check_verification(
@@ -257,30 +258,65 @@ def from_epoch(seconds: int) -> datetime:
 # Every card shown at a till reads the issuer keys and its card row: on the driver (see
 # fairshare/driver.py), where SQLAlchemy's statement handling cost more than the signature check.
 _TRUSTED_KEYS = Sql("SELECT key_id, public_key, retired_at FROM card_issuer_keys")
-_CARD_HOLDER = Sql(
-    "SELECT c.person_id, c.revoked_at, p.household_id FROM cards c "
-    "JOIN people p ON p.id = c.person_id WHERE c.id = :id"
-)
+# The one key and the card row a QR text names, as `check_card` reads them (a redemption
+# reads them inside its one statement, see ledger/autocommit_redemption.py).
+CARD_KEY_COLUMNS = "k.key_id, k.public_key, k.retired_at"
+CARD_KEY_FROM = "card_issuer_keys k"
+CARD_HOLDER_COLUMNS = "c.id, c.person_id, c.revoked_at, p.household_id"
+CARD_HOLDER_FROM = "cards c JOIN people p ON p.id = c.person_id"
+_CARD_KEY = Sql(f"SELECT {CARD_KEY_COLUMNS} FROM {CARD_KEY_FROM} WHERE k.key_id = :key_id")  # noqa: S608
+_CARD_HOLDER = Sql(f"SELECT {CARD_HOLDER_COLUMNS} FROM {CARD_HOLDER_FROM} WHERE c.id = :id")  # noqa: S608
+
+
+@dataclass(frozen=True)
+class CardRows:
+    """The issuer key row and the card row a QR text names (None where there is none), read
+    before the text is checked: only what to check it against, never a verdict."""
+
+    key: Sequence[Any] | None  # CARD_KEY_COLUMNS
+    holder: Sequence[Any] | None  # CARD_HOLDER_COLUMNS
+
+
+def read_card_rows(connection: Connection, text: str) -> CardRows:
+    """`CardRows` of a QR text, in (at most) two statements."""
+    key_id, card_id = peek(text)
+    key = _CARD_KEY.run(connection, {"key_id": key_id}).fetchone() if key_id else None
+    holder = _CARD_HOLDER.run(connection, {"id": card_id}).fetchone() if card_id else None
+    return CardRows(key, holder)
+
+
+def _trusted_key(row: Sequence[Any]) -> TrustedKey:
+    key_id, public_key, retired_at = row
+    return TrustedKey(
+        key_id,
+        unb64(public_key),
+        None if retired_at is None else epoch(as_utc(to_datetime(retired_at))),  # type: ignore[arg-type]
+    )
 
 
 def _trusted_keys(connection: Connection) -> list[TrustedKey]:
-    return [
-        TrustedKey(
-            key_id,
-            unb64(public_key),
-            None if retired_at is None else epoch(as_utc(to_datetime(retired_at))),  # type: ignore[arg-type]
-        )
-        for key_id, public_key, retired_at in _TRUSTED_KEYS.run(connection).fetchall()
-    ]
+    return [_trusted_key(row) for row in _TRUSTED_KEYS.run(connection).fetchall()]
 
 
-def _check_card(
-    connection: Connection, text: str, subject_type: str, subject_id: str, moment: datetime
+def check_card(
+    connection: Connection,
+    text: str,
+    subject_type: str,
+    subject_id: str,
+    moment: datetime,
+    rows: CardRows | None = None,
 ) -> str:
-    check = Verifier(_trusted_keys(connection)).verify(text, epoch(moment))
+    """`check_authorisation` of a card's QR text, against `rows` when they were read already
+    (`read_card_rows`). The verifier only ever looks up the key the text names, so checking
+    against that one row is checking against the whole trust list."""
+    rows = rows or read_card_rows(connection, text)
+    keys = [_trusted_key(rows.key)] if rows.key is not None else []
+    check = Verifier(keys).verify(text, epoch(moment))
     if check.claims is None:
         raise InvalidCredential(check)
-    row = _CARD_HOLDER.run(connection, {"id": check.claims.card_id}).fetchone()
+    row = rows.holder
+    if row is None or row[0] != check.claims.card_id:  # not the card the text was read for
+        row = _CARD_HOLDER.run(connection, {"id": check.claims.card_id}).fetchone()
     if row is None:
         raise InvalidCredential(
             CardCheck(
@@ -290,7 +326,7 @@ def _check_card(
                 check.claims,
             )
         )
-    person_id, revoked_at, household_id = row
+    _card_id, person_id, revoked_at, household_id = row
     if revoked_at is not None:
         raise InvalidCredential(
             CardCheck(

@@ -4,9 +4,10 @@ On a busy PostgreSQL server a redemption's cost is mostly per statement, so the 
 (one draw, a merchant whose settlement account exists, a new key) reads everything it needs in
 one statement and writes everything in one more, with no BEGIN and no COMMIT around them:
 
-- `read`: the key's earlier use, the till's merchant and settlement account, the caseworker
-  verification that authorises it (when that is how), and the beneficiary's current owner
-  (following merges) with that owner's entitlement accounts.
+- `read`: the key's earlier use, the till's merchant and settlement account, what the
+  authorisation is checked against (the caseworker verification, or the issuer key and the
+  card row a card's QR text names), and the beneficiary's current owner (following merges)
+  with that owner's entitlement accounts.
   One snapshot, as the reads of a READ COMMITTED transaction would see.
 - `post`: both balances, the journal row and the access-log outbox entries in one statement,
   which PostgreSQL applies whole or not at all. The accounts are locked in id order and
@@ -27,17 +28,25 @@ from typing import Any
 from sqlalchemy import Connection
 
 from fairshare.audit.orm import OUTBOX_COLUMNS
-from fairshare.credentials.services import VERIFICATION_COLUMNS, VERIFICATION_FROM
+from fairshare.credentials.card import peek
+from fairshare.credentials.model import Authorisation, AuthorisationMethod
+from fairshare.credentials.services import (
+    CARD_HOLDER_COLUMNS,
+    CARD_HOLDER_FROM,
+    CARD_KEY_COLUMNS,
+    CARD_KEY_FROM,
+    VERIFICATION_COLUMNS,
+    VERIFICATION_FROM,
+    CardRows,
+)
 from fairshare.driver import Sql, bind_datetime
 from fairshare.ledger import store
 from fairshare.ledger.model import MAX_AMOUNT, Account, TransferInFlight
 
 MERCHANT_COLUMNS = ("id", "code", "name", "category", "accepts", "region", "iban", "bic")
 _ACCOUNT_NAMES = [name.strip() for name in store.ACCOUNT_COLUMNS.split(",")]
-_VERIFICATION_WIDTH = len(VERIFICATION_COLUMNS.split(","))
 _SETTLEMENT_AT = 1 + len(MERCHANT_COLUMNS)
-_VERIFICATION_AT = _SETTLEMENT_AT + len(_ACCOUNT_NAMES)
-_OWNER_AT = _VERIFICATION_AT + _VERIFICATION_WIDTH
+_PROOF_AT = _SETTLEMENT_AT + len(_ACCOUNT_NAMES)
 
 # The f-strings join constant column names only; values are bound parameters.
 _MERCHANT_SELECT = ", ".join(
@@ -50,15 +59,37 @@ _TILL = (
     "LEFT JOIN ledger_accounts s ON s.code = 'settlement:' || m.id || ':' || :asset "
     "WHERE u.username = :username ORDER BY m.id LIMIT 1"
 )
-_CHECKED = f"SELECT {VERIFICATION_COLUMNS} FROM {VERIFICATION_FROM} WHERE v.id = :verification"  # noqa: S608
-_READ = Sql(
-    f"{store.OWNER_CHAIN}"  # noqa: S608
-    "SELECT (SELECT 1 FROM ledger_transfers WHERE idempotency_key = :key), till.*, checked.*, "
-    f"owner.id, {store.A_ACCOUNT_COLUMNS} FROM owner "
-    f"LEFT JOIN ({_TILL}) AS till ON true "
-    f"LEFT JOIN ({_CHECKED}) AS checked ON true "
-    f"{store.ENTITLEMENTS_OF_OWNER}"
-)
+# What proves the right to redeem, by how it is authorised: the caseworker verification, or
+# the issuer key and card row a card's QR text names (checked afterwards, as
+# `credentials.services.check_card` checks them); an offline receipt is checked on its own.
+_PROOFS: dict[str, tuple[str, str, int]] = {  # columns selected, joins, their width
+    "caseworker": (
+        "checked.*, ",
+        f"LEFT JOIN (SELECT {VERIFICATION_COLUMNS} FROM {VERIFICATION_FROM} "  # noqa: S608
+        "WHERE v.id = :verification) AS checked ON true ",
+        len(VERIFICATION_COLUMNS.split(",")),
+    ),
+    "card": (
+        "issuer.*, holder.*, ",
+        f"LEFT JOIN (SELECT {CARD_KEY_COLUMNS} FROM {CARD_KEY_FROM} "  # noqa: S608
+        "WHERE k.key_id = :card_key) AS issuer ON true "
+        f"LEFT JOIN (SELECT {CARD_HOLDER_COLUMNS} FROM {CARD_HOLDER_FROM} "
+        "WHERE c.id = :card) AS holder ON true ",
+        len(CARD_KEY_COLUMNS.split(",")) + len(CARD_HOLDER_COLUMNS.split(",")),
+    ),
+    "none": ("", "", 0),
+}
+_READS = {
+    proof: Sql(
+        f"{store.OWNER_CHAIN}"  # noqa: S608
+        "SELECT (SELECT 1 FROM ledger_transfers WHERE idempotency_key = :key), till.*, "
+        f"{columns}owner.id, {store.A_ACCOUNT_COLUMNS} FROM owner "
+        f"LEFT JOIN ({_TILL}) AS till ON true "
+        f"{joins}"
+        f"{store.ENTITLEMENTS_OF_OWNER}"
+    )
+    for proof, (columns, joins, _width) in _PROOFS.items()
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +100,7 @@ class Facts:
     merchant: tuple[Any, ...] | None  # MERCHANT_COLUMNS, None when the user has no merchant
     settlement: Account | None
     verification: tuple[Any, ...] | None  # VERIFICATION_COLUMNS of the one asked for
+    card: CardRows | None  # the key and card row a card names, when a card authorises
     owner: str
     entitlements: list[Account]  # the programme's, soonest to expire first
 
@@ -81,33 +113,51 @@ def read(
     asset: str,
     beneficiary_id: str,
     programme: str,
-    verification_id: str | None,
+    authorisation: Authorisation,
 ) -> Facts:
-    """What the redemption needs; `verification_id` is the caseworker verification that
-    authorises it, if that is how it is authorised."""
-    params = {
+    """What the redemption needs, with what the authorisation is to be checked against."""
+    params: dict[str, Any] = {
         "key": key,
         "username": username,
         "asset": asset,
         "owner": beneficiary_id,
-        "verification": verification_id,
     }
-    rows = _READ.run(connection, params).fetchall()
+    if authorisation.method is AuthorisationMethod.CASEWORKER:
+        proof = "caseworker"
+        params["verification"] = authorisation.reference[:36]
+    elif authorisation.method is AuthorisationMethod.CARD:
+        proof = "card"
+        params["card_key"], params["card"] = peek(authorisation.reference)
+    else:
+        proof = "none"
+    width = _PROOFS[proof][2]
+    rows = _READS[proof].run(connection, params).fetchall()
     first = rows[0]  # the owner chain always yields a row
+    owner_at = _PROOF_AT + width
     merchant = tuple(first[1:_SETTLEMENT_AT]) if first[1] is not None else None
     settlement = (
-        store.account_from_tuple(first[_SETTLEMENT_AT:_OWNER_AT])
+        store.account_from_tuple(first[_SETTLEMENT_AT:_PROOF_AT])
         if first[_SETTLEMENT_AT] is not None
         else None
     )
-    verification = first[_VERIFICATION_AT:_OWNER_AT]
+    proven = first[_PROOF_AT:owner_at]
+    verification = card = None
+    if proof == "caseworker" and proven[0] is not None:
+        verification = tuple(proven)
+    elif proof == "card":
+        key_width = len(CARD_KEY_COLUMNS.split(","))
+        card = CardRows(
+            key=tuple(proven[:key_width]) if proven[0] is not None else None,
+            holder=tuple(proven[key_width:]) if proven[key_width] is not None else None,
+        )
     return Facts(
         key_used=first[0] is not None,
         merchant=merchant,
         settlement=settlement,
-        verification=tuple(verification) if verification[0] is not None else None,
-        owner=first[_OWNER_AT],
-        entitlements=store.entitlements_in(rows, _OWNER_AT + 1, programme),
+        verification=verification,
+        card=card,
+        owner=first[owner_at],
+        entitlements=store.entitlements_in(rows, owner_at + 1, programme),
     )
 
 

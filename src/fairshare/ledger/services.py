@@ -23,7 +23,11 @@ from fairshare.audit import services as audit
 from fairshare.audit.model import AccessRequest, Tag, utc_now
 from fairshare.audit.orm import outbox_row
 from fairshare.credentials.model import Authorisation, AuthorisationMethod
-from fairshare.credentials.services import check_authorisation, check_verification
+from fairshare.credentials.services import (
+    check_authorisation,
+    check_card,
+    check_verification,
+)
 from fairshare.db import UnitOfWork
 from fairshare.eligibility import storage as eligibility_storage
 from fairshare.eligibility.orm import programmes
@@ -710,9 +714,7 @@ class Ledger:
             if facts.key_used or (facts.merchant is not None and facts.settlement is None):
                 return None
             merchant = _till_merchant(facts.merchant, request.actor.username)
-            terms = self._redemption_terms(
-                connection, request, merchant, facts.entitlements, facts.verification
-            )
+            terms = self._redemption_terms(connection, request, merchant, facts)
             draws = _draw(terms.quotas, request.amount)
             if len(draws) != 1 or facts.settlement is None:
                 return None
@@ -747,11 +749,7 @@ class Ledger:
             asset=request.asset,
             beneficiary_id=request.beneficiary_id,
             programme=request.programme,
-            verification_id=(
-                request.authorisation.reference[:36]
-                if request.authorisation.method is AuthorisationMethod.CASEWORKER
-                else None
-            ),
+            authorisation=request.authorisation,
         )
 
     def _redeem_in_transaction(self, request: _RedemptionRequest) -> Redemption:
@@ -770,9 +768,7 @@ class Ledger:
             facts = self._redemption_facts(connection, request)
             merchant = _till_merchant(facts.merchant, request.actor.username)
             owner = facts.owner
-            terms = self._redemption_terms(
-                connection, request, merchant, facts.entitlements, facts.verification
-            )
+            terms = self._redemption_terms(connection, request, merchant, facts)
             now = utc_now()
             settlement = facts.settlement or store.ensure_account(
                 connection,
@@ -803,13 +799,12 @@ class Ledger:
         connection: Connection,
         request: _RedemptionRequest,
         merchant: Merchant,
-        accounts: list[Account],
-        verification: Sequence[Any] | None = None,
+        facts: autocommit_redemption.Facts,
     ) -> _RedemptionTerms:
         """The quotas to draw on, checked in the order a merchant is told what is wrong:
         asset accepted here, asset of the programme, an open entitlement, the authorisation,
-        enough available. `verification` is the caseworker verification's row when it was
-        read already (`credentials.services.check_verification`)."""
+        enough available. The authorisation is checked against the verification or card rows
+        the facts hold (`credentials.services.check_verification`, `check_card`)."""
         asset, amount = request.asset, request.amount
         if asset not in merchant.accepts:
             raise InvalidInput(
@@ -817,6 +812,7 @@ class Ledger:
                 f"it accepts {', '.join(merchant.accepts)}",
                 errors=[{"field": "asset", "reason": "not accepted by this merchant"}],
             )
+        accounts = facts.entitlements
         quotas = [q for q in accounts if q.expires_on is None or q.expires_on >= request.day]
         if quotas and all(quota.asset != asset for quota in quotas):
             raise InvalidInput(
@@ -831,9 +827,23 @@ class Ledger:
                 f"programme {request.programme!r}"
             )
         subject_type = quotas[0].owner_type or "person"
-        if request.authorisation.method is AuthorisationMethod.CASEWORKER and verification:
+        method, moment = request.authorisation.method, utc_now()
+        if method is AuthorisationMethod.CASEWORKER and facts.verification:
             how = check_verification(
-                verification, request.authorisation, subject_type, request.beneficiary_id, utc_now()
+                facts.verification,
+                request.authorisation,
+                subject_type,
+                request.beneficiary_id,
+                moment,
+            )
+        elif method is AuthorisationMethod.CARD:
+            how = check_card(
+                connection,
+                request.authorisation.reference,
+                subject_type,
+                request.beneficiary_id,
+                moment,
+                facts.card,
             )
         else:
             how = check_authorisation(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import select
 
 from fairshare.audit.model import Tag, utc_now
 from fairshare.audit.orm import access_log
 from fairshare.bootstrap import Services
-from fairshare.credentials.card import CardStatus, InvalidCredential, Reason, Verifier
+from fairshare.credentials.card import CardStatus, InvalidCredential, Reason, Verifier, sign_card
 from fairshare.credentials.lists import InvalidList, read_revocation_list, read_trust_list
 from fairshare.credentials.model import (
     Authorisation,
@@ -24,12 +26,14 @@ from fairshare.ledger.services import Ledger
 from fairshare.registry.model import UnknownPerson
 from tests.conftest import actor
 from tests.integration.ledger.conftest import IN_PERIOD, PERIOD, World
+from tests.unit.credentials.cards import STRANGER, claims
 
 pytestmark = pytest.mark.postgres
 
 PROGRAMMES = ("old_age_pension", "food_basket", "subsidised_fuel", "chronic_medicine")
 ISSUER = actor(Role.CASEWORKER, Purpose.CASE_MANAGEMENT, username="card-desk")
 ADMIN = actor(Role.ADMINISTRATOR, Purpose.ADMINISTRATION, username="key-keeper")
+ADMIN_AUDITOR = actor(Role.AUDITOR, Purpose.AUDIT, username="auditor")
 
 
 @pytest.fixture
@@ -228,6 +232,45 @@ def test_a_card_is_refused_for_someone_else_or_once_revoked(
             authorisation=Authorisation(AuthorisationMethod.CARD, forged),
             **request,  # type: ignore[arg-type]
         )
+
+
+def test_a_card_the_register_does_not_vouch_for_redeems_nothing(
+    services: Services, paid: World, ledger: Ledger, till: Actor
+) -> None:
+    """A redemption checks the card against the issuer key and card row it reads with the
+    rest: a retired key, an issuer this deployment does not trust and a card id it never
+    issued are each refused as such, and nothing moves."""
+    p1 = paid.population.people["p1"]
+    old = services.cards.issue(ISSUER, p1)
+    new_key = services.cards.rotate_key(ADMIN)
+    services.cards.retire_key(ADMIN, old.claims.key_id)
+    stranger = sign_card(claims(key=STRANGER), STRANGER)
+    never_issued = sign_card(
+        replace(old.claims, card_id="7Q2M9K4TXW1B8C3D", key_id=new_key.key_id),
+        services.cards.keys.signer(new_key.key_id),
+    )
+    before = ledger.trial_balance(ADMIN_AUDITOR).transfers
+    cases = [
+        (old.qr_text, Reason.KEY_RETIRED, "retired"),
+        (stranger, Reason.KEY_UNKNOWN, "not in the trust list"),
+        (never_issued, Reason.KEY_UNKNOWN, "not issued by this deployment"),
+    ]
+    for number, (text, reason, says) in enumerate(cases):
+        with pytest.raises(InvalidCredential) as refused:
+            ledger.redeem(
+                till,
+                key=f"card-200{number}",
+                beneficiary_id=p1,
+                programme="old_age_pension",
+                asset="local_currency",
+                amount=100,
+                authorisation=Authorisation(AuthorisationMethod.CARD, text),
+                today=IN_PERIOD,
+            )
+        check = refused.value.check
+        assert (check.status, check.reason) == (CardStatus.UNKNOWN_ISSUER, reason)
+        assert says in check.message
+    assert ledger.trial_balance(ADMIN_AUDITOR).transfers == before
 
 
 def test_every_programme_can_be_redeemed_with_a_card_and_without(

@@ -21,6 +21,7 @@ from fairshare.credentials.card import (
     claims_payload,
     format_card_id,
     new_card_id,
+    peek,
     read_claims,
     sign_card,
     sign_payload,
@@ -267,3 +268,16 @@ def test_random_input_gets_a_verdict(raw: bytes | str) -> None:
             assert check.verify(text, CLOCK).status is not CardStatus.VALID
     else:
         assert check.verify(raw, CLOCK).status is not CardStatus.VALID
+
+
+def test_peek_names_the_rows_to_read_and_decides_nothing() -> None:
+    """peek gives the key id and card id a text names, signed or not, so a redemption can
+    read their rows with everything else; a text that names neither gives (None, None)."""
+    assert peek(VALID) == (kid(ISSUER), claims().card_id)
+    forged = sign_card(claims(card_id="FORGED0000CARD01", key=ISSUER), STRANGER)
+    assert peek(forged) == (kid(ISSUER), "FORGED0000CARD01")  # the verifier refuses it
+    not_claims = sign_payload(cbor2.dumps({"hello": 1}), kid(ISSUER), ISSUER)
+    assert peek(not_claims) == (kid(ISSUER), None)
+    short_kid = sign_payload(claims_payload(claims()), "abcd", ISSUER)
+    for text in ("", "HC1:not a card", "%%%", short_kid, VALID[:-3]):
+        assert peek(text) == (None, None), text
