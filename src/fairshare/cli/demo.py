@@ -85,8 +85,8 @@ def run(
     console.print("9. deduplication: Splink over the registry, sure cases merged, the rest queued")
     run_dedup(services, console, records_path.parent / "truth.parquet")
     console.print(
-        "10. ledger: programmes funded, this period's cycles posted, card-less redemptions, "
-        "a payout file and a reconciliation"
+        "10. ledger: programmes funded, this period's cycles posted, redemptions card-less and "
+        "by card, a payout file and a reconciliation"
     )
     run_ledger(services, console)
     console.print("11. coverage and equity report")

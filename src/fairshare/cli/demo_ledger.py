@@ -1,5 +1,6 @@
 """The demo's ledger step: fund each programme, post this month's cycle, redeem card-less at
-three merchants, export the payout file and reconcile.
+three merchants, then with a pensioner's card (issued, printed, checked offline, redeemed,
+reported lost and refused), export the payout file and reconcile.
 
 Safe to run again: budgets and redemptions carry fixed idempotency keys for the month (a rerun
 replays them), a cycle pays nobody twice, and merchants that exist are kept.
@@ -7,6 +8,7 @@ replays them), a cycle pays nobody twice, and merchants that exist are kept.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,8 +21,12 @@ from sqlalchemy import select
 from fairshare.assets import format_amount
 from fairshare.bootstrap import Services
 from fairshare.cli.console import progress_bar
+from fairshare.credentials.card import InvalidCredential, Verifier, format_card_id
+from fairshare.credentials.lists import read_revocation_list, read_trust_list
 from fairshare.credentials.model import Authorisation, AuthorisationMethod
+from fairshare.credentials.render import PrintedCard, card_pdf, write
 from fairshare.credentials.services import verify_in_person
+from fairshare.dedup.orm import dedup_merges
 from fairshare.eligibility.orm import enrolments
 from fairshare.errors import FairshareError
 from fairshare.identity.model import Actor, Purpose, Role
@@ -31,6 +37,7 @@ from fairshare.registry.orm import people
 DISBURSER = Actor("officer", Role.PROGRAMME_OFFICER, Purpose.DISBURSEMENT)
 ADMIN = Actor("admin", Role.ADMINISTRATOR, Purpose.ADMINISTRATION)
 CHECKER = Actor("caseworker", Role.CASEWORKER, Purpose.IDENTITY_VERIFICATION)
+CARD_DESK = Actor("caseworker", Role.CASEWORKER, Purpose.CASE_MANAGEMENT)
 AUDITOR = Actor("auditor", Role.AUDITOR, Purpose.AUDIT)
 # Example bank details (the IBANs are the standard's published examples).
 MERCHANTS = (
@@ -87,6 +94,14 @@ def run_ledger(services: Services, console: Console) -> None:
             format_amount(version.asset, (result.posted + result.already_paid) * version.amount),
         )
         _redeem(services, console, code, version.asset, version.amount, enrolled, period.label)
+        if code == "old_age_pension":  # the card-less redemptions take the first pensioners
+            _by_card(
+                services,
+                console,
+                _last_unmerged(services, enrolled),
+                version.amount // 2,
+                period.label,
+            )
     console.print(table)
     _payout(services, console, today)
     _reconcile(services, console)
@@ -164,6 +179,76 @@ def _redeem(
     console.print(
         f"   {done} card-less redemptions of {code} (identity checked by a caseworker){note}"
     )
+
+
+def _last_unmerged(services: Services, subjects: Sequence[str]) -> str:
+    """The last of `subjects` that deduplication has not merged into another record."""
+    with services.uow() as uow:
+        merged = set(
+            uow.connection.execute(
+                select(dedup_merges.c.merged_id).where(dedup_merges.c.unmerged_at.is_(None))
+            ).scalars()
+        )
+    return next((s for s in reversed(subjects) if s not in merged), subjects[-1])
+
+
+def _offline_verdict(services: Services, qr_text: str) -> str:
+    """What a merchant device without a network says of a card: only the signed trust list
+    and revocation list, as `fairshare card verify` reads them."""
+    cards = services.cards
+    trusted = read_trust_list(cards.trust_list())
+    revoked = read_revocation_list(cards.revocation_list(ADMIN), trusted.anchor).revoked
+    return Verifier(trusted.keys, revoked).verify(qr_text, int(time.time())).status.value
+
+
+def _by_card(services: Services, console: Console, person: str, amount: int, period: str) -> None:
+    """A pensioner's card, start to end: issued and printed, checked offline, redeemed at
+    the shop by card; then reported lost, and the same card refused."""
+    card = services.cards.issue(CARD_DESK, person)
+    out = services.settings.var_dir / "cards"
+    out.mkdir(parents=True, exist_ok=True)
+    printed = out / f"card-{card.card_id}.pdf"
+    write(printed, card_pdf(PrintedCard(card.claims, card.qr_text, services.settings.card_office)))
+    shown = format_card_id(card.card_id)
+    console.print(f"   card {shown} issued to a pensioner and printed: {printed}")
+    verdict = _offline_verdict(services, card.qr_text)
+    console.print(f"   checked offline (trust list and revocation list only): {verdict}")
+    till, money = _till("local_currency"), format_amount("local_currency", amount)
+    request = {
+        "beneficiary_id": person,
+        "programme": "old_age_pension",
+        "asset": "local_currency",
+        "amount": amount,
+    }
+    try:
+        redemption = services.ledger.redeem(
+            till,
+            key=f"demo-card-{period}",
+            authorisation=Authorisation(AuthorisationMethod.CARD, card.qr_text),
+            **request,  # type: ignore[arg-type]
+        )
+        left = format_amount("local_currency", redemption.available_after)
+        console.print(f"   redeemed {money} by card at the shop; {left} left this period")
+    except IdempotencyKeyReused:
+        console.print("   redeemed by card in an earlier run of the demo this period")
+    services.cards.revoke(CARD_DESK, card.card_id, "demo: reported lost")
+    console.print(
+        f"   card reported lost and revoked: offline check now says "
+        f"{_offline_verdict(services, card.qr_text)}"
+    )
+    try:
+        services.ledger.redeem(
+            till,
+            key=f"demo-lost-card-{card.card_id}",
+            authorisation=Authorisation(AuthorisationMethod.CARD, card.qr_text),
+            **request,  # type: ignore[arg-type]
+        )
+    except InvalidCredential as refused:
+        console.print(
+            f"   the lost card at the till: refused ({refused.check.message}); nothing moved"
+        )
+    else:
+        console.print("   [red]the lost card was accepted at the till[/]: report this")
 
 
 def _payout(services: Services, console: Console, today: date) -> None:
