@@ -18,7 +18,7 @@ from fairshare.credentials.model import (
     AuthorisationRefused,
     parse_authorisation,
 )
-from fairshare.credentials.services import UnknownCard, epoch
+from fairshare.credentials.services import UnknownCard, epoch, verify_in_person
 from fairshare.errors import Conflict
 from fairshare.identity.model import Actor, Purpose, PurposeNotAllowed, Role
 from fairshare.ledger.cycles import Cycles
@@ -34,6 +34,7 @@ PROGRAMMES = ("old_age_pension", "food_basket", "subsidised_fuel", "chronic_medi
 ISSUER = actor(Role.CASEWORKER, Purpose.CASE_MANAGEMENT, username="card-desk")
 ADMIN = actor(Role.ADMINISTRATOR, Purpose.ADMINISTRATION, username="key-keeper")
 ADMIN_AUDITOR = actor(Role.AUDITOR, Purpose.AUDIT, username="auditor")
+CHECKER = actor(Role.CASEWORKER, Purpose.IDENTITY_VERIFICATION, username="desk-checker")
 
 
 @pytest.fixture
@@ -203,7 +204,8 @@ def test_a_card_authorises_redeeming_its_holders_and_household_entitlements(
 def test_a_card_is_refused_for_someone_else_or_once_revoked(
     services: Services, paid: World, ledger: Ledger, till: Actor
 ) -> None:
-    """Another person's card, a revoked card and a forged card authorise nothing."""
+    """Another person's card, a revoked card and a forged card authorise nothing; the holder
+    of the revoked card still redeems through a caseworker."""
     p1, p4 = paid.population.people["p1"], paid.population.people["p4"]
     request = {
         "beneficiary_id": p1,
@@ -232,6 +234,15 @@ def test_a_card_is_refused_for_someone_else_or_once_revoked(
             authorisation=Authorisation(AuthorisationMethod.CARD, forged),
             **request,  # type: ignore[arg-type]
         )
+    # The holder of the lost card is not locked out: a caseworker checks them in person.
+    seen = verify_in_person(services.uow(), CHECKER, p1, "national_id_document", "card lost")
+    redeemed = ledger.redeem(
+        till,
+        key="card-1004",
+        authorisation=Authorisation(AuthorisationMethod.CASEWORKER, seen.id),
+        **request,  # type: ignore[arg-type]
+    )
+    assert (redeemed.amount, redeemed.replayed) == (100, False)
 
 
 def test_a_card_the_register_does_not_vouch_for_redeems_nothing(
