@@ -52,4 +52,9 @@ def test_the_drawn_card_scans_back_to_its_text() -> None:
     """The SVG card, rasterised, reads back with zxing-cpp to exactly the card text."""
     svg = card_svg(PrintedCard(claims(), VALID, "Oficina de Programas Sociales"))
     png = bytes(resvg_py.svg_to_bytes(svg_string=svg, dpi=300, background="#fff"))
-    assert [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))] == [VALID]
+    assert [
+        r.text
+        for r in zxingcpp.read_barcodes(
+            Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode
+        )
+    ] == [VALID]
