@@ -465,30 +465,33 @@ class Verifier:
         return CardCheck(CardStatus.VALID, Reason.OK, "the card is valid", claims)
 
 
-def read_claims(text: str) -> CardClaims | None:
-    """The claims of a card without checking its signature: for reprinting our own stored
-    cards, never for deciding anything."""
+def _unchecked(text: str) -> tuple[bytes, CardClaims | None] | None:
+    """The key id and claims a QR text carries, its signature unchecked; None when it
+    cannot be taken apart."""
     try:
         opened = _open(text)
         if isinstance(opened, CardCheck):
             return None
-        return _claims_of(_strict_loads(opened[1]), opened[3].hex())
+        return opened[3], _claims_of(_strict_loads(opened[1]), opened[3].hex())
     except Exception:
         return None
+
+
+def read_claims(text: str) -> CardClaims | None:
+    """The claims of a card without checking its signature: for reprinting our own stored
+    cards, never for deciding anything."""
+    found = _unchecked(text)
+    return found[1] if found is not None else None
 
 
 def peek(text: str) -> tuple[str | None, str | None]:
     """The issuer key id and the card id a QR text names, unchecked (None where it names
     none): which rows to read before checking it, never for deciding anything."""
-    try:
-        opened = _open(text)
-        if isinstance(opened, CardCheck) or len(opened[3]) != KEY_ID_BYTES:
-            return None, None
-        key_id = opened[3].hex()
-        claims = _claims_of(_strict_loads(opened[1]), key_id)
-        return key_id, claims.card_id if claims is not None else None
-    except Exception:
+    found = _unchecked(text)
+    if found is None or len(found[0]) != KEY_ID_BYTES:
         return None, None
+    key_id, claims = found
+    return key_id.hex(), claims.card_id if claims is not None else None
 
 
 def _open(text: str) -> CardCheck | tuple[bytes, bytes, bytes, bytes]:

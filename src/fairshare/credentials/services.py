@@ -70,7 +70,7 @@ from fairshare.registry.orm import people
 VERIFY = frozenset({Purpose.IDENTITY_VERIFICATION})
 V = identity_verifications
 # Every redemption checks one verification: run on the driver (see fairshare/driver.py).
-# A verification with its person's household, as `check_verification` reads it (redemption
+# A verification with its person's household, as `check_authorisation` reads it (redemption
 # also reads it inside a larger statement, see ledger/autocommit_redemption.py).
 VERIFICATION_COLUMNS = (
     "v.id, v.person_id, v.method, v.reason, v.verified_by, v.verified_at, v.expires_at, "
@@ -142,19 +142,28 @@ def check_authorisation(
     subject_type: str,
     subject_id: str,
     now: datetime | None = None,
+    *,
+    verification: Sequence[Any] | None = None,
+    card: CardRows | None = None,
 ) -> str:
     """Raise AuthorisationRefused unless the authorisation proves the right to redeem this
-    subject's entitlement now; returns a short description for the transfer's record."""
+    subject's entitlement now; returns a short description for the transfer's record.
+
+    `verification` (VERIFICATION_COLUMNS) and `card` (`read_card_rows`) are the rows to check
+    against when the caller read them already, as a redemption does in its one statement;
+    whatever is not given is read here."""
     moment = now or utc_now()
     if authorisation.method is AuthorisationMethod.CASEWORKER:
-        found = _VERIFICATION_ROW.run(connection, {"id": authorisation.reference[:36]}).fetchone()
-        return check_verification(found, authorisation, subject_type, subject_id, moment)
+        found = verification or (
+            _VERIFICATION_ROW.run(connection, {"id": authorisation.reference[:36]}).fetchone()
+        )
+        return _check_verification(found, authorisation, subject_type, subject_id, moment)
     if authorisation.method is AuthorisationMethod.OFFLINE_RECEIPT:
         return _check_offline_receipt(connection, authorisation.reference, subject_type, subject_id)
-    return check_card(connection, authorisation.reference, subject_type, subject_id, moment)
+    return _check_card(connection, authorisation.reference, subject_type, subject_id, moment, card)
 
 
-def check_verification(
+def _check_verification(
     found: Sequence[Any] | None,
     authorisation: Authorisation,
     subject_type: str,
@@ -258,7 +267,7 @@ def from_epoch(seconds: int) -> datetime:
 # Every card shown at a till reads the issuer keys and its card row: on the driver (see
 # fairshare/driver.py), where SQLAlchemy's statement handling cost more than the signature check.
 _TRUSTED_KEYS = Sql("SELECT key_id, public_key, retired_at FROM card_issuer_keys")
-# The one key and the card row a QR text names, as `check_card` reads them (a redemption
+# The one key and the card row a QR text names, as `check_authorisation` reads them (a redemption
 # reads them inside its one statement, see ledger/autocommit_redemption.py).
 CARD_KEY_COLUMNS = "k.key_id, k.public_key, k.retired_at"
 CARD_KEY_FROM = "card_issuer_keys k"
@@ -298,7 +307,7 @@ def _trusted_keys(connection: Connection) -> list[TrustedKey]:
     return [_trusted_key(row) for row in _TRUSTED_KEYS.run(connection).fetchall()]
 
 
-def check_card(
+def _check_card(
     connection: Connection,
     text: str,
     subject_type: str,
@@ -306,9 +315,9 @@ def check_card(
     moment: datetime,
     rows: CardRows | None = None,
 ) -> str:
-    """`check_authorisation` of a card's QR text, against `rows` when they were read already
-    (`read_card_rows`). The verifier only ever looks up the key the text names, so checking
-    against that one row is checking against the whole trust list."""
+    """`check_authorisation` of a card's QR text, against `rows` when they were read
+    already. The verifier only ever looks up the key the text names, so checking against
+    that one row is checking against the whole trust list."""
     rows = rows or read_card_rows(connection, text)
     keys = [_trusted_key(rows.key)] if rows.key is not None else []
     check = Verifier(keys).verify(text, epoch(moment))

@@ -47,6 +47,9 @@ MERCHANT_COLUMNS = ("id", "code", "name", "category", "accepts", "region", "iban
 _ACCOUNT_NAMES = [name.strip() for name in store.ACCOUNT_COLUMNS.split(",")]
 _SETTLEMENT_AT = 1 + len(MERCHANT_COLUMNS)
 _PROOF_AT = _SETTLEMENT_AT + len(_ACCOUNT_NAMES)
+_VERIFICATION_WIDTH = len(VERIFICATION_COLUMNS.split(","))
+_CARD_KEY_WIDTH = len(CARD_KEY_COLUMNS.split(","))
+_CARD_WIDTH = _CARD_KEY_WIDTH + len(CARD_HOLDER_COLUMNS.split(","))
 
 # The f-strings join constant column names only; values are bound parameters.
 _MERCHANT_SELECT = ", ".join(
@@ -61,13 +64,13 @@ _TILL = (
 )
 # What proves the right to redeem, by how it is authorised: the caseworker verification, or
 # the issuer key and card row a card's QR text names (checked afterwards, as
-# `credentials.services.check_card` checks them); an offline receipt is checked on its own.
+# `credentials.services.check_authorisation` checks them); an offline receipt is checked on its own.
 _PROOFS: dict[str, tuple[str, str, int]] = {  # columns selected, joins, their width
     "caseworker": (
         "checked.*, ",
         f"LEFT JOIN (SELECT {VERIFICATION_COLUMNS} FROM {VERIFICATION_FROM} "  # noqa: S608
         "WHERE v.id = :verification) AS checked ON true ",
-        len(VERIFICATION_COLUMNS.split(",")),
+        _VERIFICATION_WIDTH,
     ),
     "card": (
         "issuer.*, holder.*, ",
@@ -75,7 +78,7 @@ _PROOFS: dict[str, tuple[str, str, int]] = {  # columns selected, joins, their w
         "WHERE k.key_id = :card_key) AS issuer ON true "
         f"LEFT JOIN (SELECT {CARD_HOLDER_COLUMNS} FROM {CARD_HOLDER_FROM} "
         "WHERE c.id = :card) AS holder ON true ",
-        len(CARD_KEY_COLUMNS.split(",")) + len(CARD_HOLDER_COLUMNS.split(",")),
+        _CARD_WIDTH,
     ),
     "none": ("", "", 0),
 }
@@ -145,10 +148,9 @@ def read(
     if proof == "caseworker" and proven[0] is not None:
         verification = tuple(proven)
     elif proof == "card":
-        key_width = len(CARD_KEY_COLUMNS.split(","))
         card = CardRows(
-            key=tuple(proven[:key_width]) if proven[0] is not None else None,
-            holder=tuple(proven[key_width:]) if proven[key_width] is not None else None,
+            key=tuple(proven[:_CARD_KEY_WIDTH]) if proven[0] is not None else None,
+            holder=tuple(proven[_CARD_KEY_WIDTH:]) if proven[_CARD_KEY_WIDTH] is not None else None,
         )
     return Facts(
         key_used=first[0] is not None,

@@ -365,36 +365,27 @@ class Cycles:
                 available=available,
                 requested=total,
             )
-        body_hash = request_hash({"op": "cycle", "programme": programme, "period": period})
-        stored_at = store.stored_value(connection, ledger_transfers.c.created_at, now)
-        entitlement = TransferKind.ENTITLEMENT.value
-        transfers = [
-            (
-                transfer_id,
-                cycle_key(programme, period, row.subject_id),
-                body_hash,
-                funding_id,
-                account_id,
-                asset,
-                amount,
-                entitlement,
-                0,
-                None,
-                None,
-                None,
-                programme,
-                period,
-                row.subject_id,
-                None,
-                "{}",
-                stored_at,
-                username,
-            )
-            for transfer_id, row, account_id in zip(
-                store.new_ids(len(batch)), batch, account_ids, strict=True
-            )
-        ]
-        store.insert_tuples(connection, ledger_transfers, _TRANSFER_COLUMNS, transfers)
+        _insert_transfers(
+            connection,
+            [
+                (
+                    cycle_key(programme, period, row.subject_id),
+                    funding_id,
+                    account_id,
+                    amount,
+                    row.subject_id,
+                )
+                for row, account_id in zip(batch, account_ids, strict=True)
+            ],
+            body_hash=request_hash({"op": "cycle", "programme": programme, "period": period}),
+            asset=asset,
+            kind=TransferKind.ENTITLEMENT,
+            programme=programme,
+            period=period,
+            reference={},
+            username=username,
+            now=now,
+        )
 
     # ---- expiry ---------------------------------------------------------------------------
 
@@ -490,35 +481,21 @@ class Cycles:
         ).rowcount
         if credited != 1:
             raise LimitExceeded("the programme's funding account would overflow")
-        body_hash = request_hash({"op": "expire", "period": period.label})
-        reference = json.dumps({"reason": f"quota of {period.label} expired"}, sort_keys=True)
-        stored_at = store.stored_value(connection, ledger_transfers.c.created_at, now)
-        expiry = TransferKind.EXPIRY.value
-        transfers = [
-            (
-                transfer_id,
-                expiry_key(quota.id),
-                body_hash,
-                quota.id,
-                funding.id,
-                asset,
-                quota.available,
-                expiry,
-                0,
-                None,
-                None,
-                None,
-                programme,
-                period.label,
-                quota.owner_id,
-                None,
-                reference,
-                stored_at,
-                username,
-            )
-            for transfer_id, quota in zip(store.new_ids(len(quotas)), quotas, strict=True)
-        ]
-        store.insert_tuples(connection, ledger_transfers, _TRANSFER_COLUMNS, transfers)
+        _insert_transfers(
+            connection,
+            [
+                (expiry_key(quota.id), quota.id, funding.id, quota.available, quota.owner_id)
+                for quota in quotas
+            ],
+            body_hash=request_hash({"op": "expire", "period": period.label}),
+            asset=asset,
+            kind=TransferKind.EXPIRY,
+            programme=programme,
+            period=period.label,
+            reference={"reason": f"quota of {period.label} expired"},
+            username=username,
+            now=now,
+        )
         return total
 
     def cycles(self, programme: str | None = None) -> list[dict[str, Any]]:
@@ -536,6 +513,53 @@ class Cycles:
             }
             for row in rows
         ]
+
+
+def _insert_transfers(
+    connection: Connection,
+    moves: Sequence[tuple[str, str, str, int, str | None]],
+    *,
+    body_hash: str,
+    asset: str,
+    kind: TransferKind,
+    programme: str,
+    period: str,
+    reference: dict[str, Any],
+    username: str,
+    now: datetime,
+) -> None:
+    """One posted transfer per (key, debit, credit, amount, beneficiary) of a batch, alike in
+    everything else: written as tuples with the shared values converted once (see
+    store.insert_tuples), the bulk path of cycles and expiry."""
+    stored_at = store.stored_value(connection, ledger_transfers.c.created_at, now)
+    kind_value, stored_reference = kind.value, json.dumps(reference, sort_keys=True)
+    rows = [
+        (  # the table's column order: flags 0, no hold, timeout, link or merchant
+            transfer_id,
+            key,
+            body_hash,
+            debit,
+            credit,
+            asset,
+            amount,
+            kind_value,
+            0,
+            None,
+            None,
+            None,
+            programme,
+            period,
+            beneficiary,
+            None,
+            stored_reference,
+            stored_at,
+            username,
+        )
+        for transfer_id, (key, debit, credit, amount, beneficiary) in zip(
+            store.new_ids(len(moves)), moves, strict=True
+        )
+    ]
+    store.insert_tuples(connection, ledger_transfers, _TRANSFER_COLUMNS, rows)
 
 
 def _funding_account(connection: Connection, programme: str, asset: str, now: datetime) -> Account:

@@ -22,12 +22,8 @@ from fairshare.assets import asset_definition
 from fairshare.audit import services as audit
 from fairshare.audit.model import AccessRequest, Tag, utc_now
 from fairshare.audit.orm import outbox_row
-from fairshare.credentials.model import Authorisation, AuthorisationMethod
-from fairshare.credentials.services import (
-    check_authorisation,
-    check_card,
-    check_verification,
-)
+from fairshare.credentials.model import Authorisation
+from fairshare.credentials.services import check_authorisation
 from fairshare.db import UnitOfWork
 from fairshare.eligibility import storage as eligibility_storage
 from fairshare.eligibility.orm import programmes
@@ -804,7 +800,7 @@ class Ledger:
         """The quotas to draw on, checked in the order a merchant is told what is wrong:
         asset accepted here, asset of the programme, an open entitlement, the authorisation,
         enough available. The authorisation is checked against the verification or card rows
-        the facts hold (`credentials.services.check_verification`, `check_card`)."""
+        the facts hold (`credentials.services.check_authorisation`)."""
         asset, amount = request.asset, request.amount
         if asset not in merchant.accepts:
             raise InvalidInput(
@@ -827,28 +823,14 @@ class Ledger:
                 f"programme {request.programme!r}"
             )
         subject_type = quotas[0].owner_type or "person"
-        method, moment = request.authorisation.method, utc_now()
-        if method is AuthorisationMethod.CASEWORKER and facts.verification:
-            how = check_verification(
-                facts.verification,
-                request.authorisation,
-                subject_type,
-                request.beneficiary_id,
-                moment,
-            )
-        elif method is AuthorisationMethod.CARD:
-            how = check_card(
-                connection,
-                request.authorisation.reference,
-                subject_type,
-                request.beneficiary_id,
-                moment,
-                facts.card,
-            )
-        else:
-            how = check_authorisation(
-                connection, request.authorisation, subject_type, request.beneficiary_id
-            )
+        how = check_authorisation(
+            connection,
+            request.authorisation,
+            subject_type,
+            request.beneficiary_id,
+            verification=facts.verification,
+            card=facts.card,
+        )
         available = sum(max(quota.available, 0) for quota in quotas)
         if available < amount:
             raise InsufficientBalance(

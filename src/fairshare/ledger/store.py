@@ -218,9 +218,6 @@ def insert_tuples(
         connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
 
 
-# ---- rows ----------------------------------------------------------------------------------
-
-
 # An account breaking its flags (TigerBeetle's rules) or the 64-bit range of its totals;
 # the CHECK constraints forbid both, and the trial balance recounts them independently.
 # Sums are taken as NUMERIC so that totals near the top of the range cannot overflow.
@@ -239,6 +236,9 @@ BREAKS_FLAGS = or_(
         for total in (_A.debits_pending, _A.debits_posted, _A.credits_pending, _A.credits_posted)
     ),
 )
+
+
+# ---- rows ----------------------------------------------------------------------------------
 
 
 def account_from_row(row: Any) -> Account:
